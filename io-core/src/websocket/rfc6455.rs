@@ -392,3 +392,369 @@ pub fn client_frame(opcode: u8, fin: bool, payload: &[u8], mask: [u8; 4]) -> Vec
     frame.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
     frame
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    fn frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+        client_frame(opcode, fin, payload, MASK)
+    }
+
+    fn decode(chunks: &[&[u8]], max: usize) -> (Vec<WsEvent>, Result<(), WsError>) {
+        let mut dec = Rfc6455Decoder::new(max);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            if let Err(e) = dec.feed(chunk, &mut out) {
+                return (out, Err(e));
+            }
+        }
+        (out, Ok(()))
+    }
+
+    /// The close code a decoder fails with on `input`, fed in one piece.
+    fn fails_with(input: &[u8], max: usize) -> u16 {
+        match decode(&[input], max).1 {
+            Err(e) => e.close_code,
+            Ok(()) => panic!("accepted {input:02x?}"),
+        }
+    }
+
+    fn text(s: &str) -> WsEvent {
+        WsEvent::Text(s.to_owned())
+    }
+
+    #[test]
+    fn single_text_frame() {
+        let input = frame(OP_TEXT, true, b"Hello");
+        assert_eq!(decode(&[&input], 100), (vec![text("Hello")], Ok(())));
+        // The RFC's own example of a masked "Hello".
+        let rfc = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_eq!(input, rfc);
+    }
+
+    #[test]
+    fn fragments_with_control_frames_between() {
+        let mut input = frame(OP_TEXT, false, b"Hel");
+        input.extend(frame(OP_PING, true, b"p"));
+        input.extend(frame(OP_CONT, false, b""));
+        input.extend(frame(OP_PONG, true, b""));
+        input.extend(frame(OP_CONT, true, b"lo"));
+        assert_eq!(
+            decode(&[&input], 5),
+            (
+                vec![
+                    WsEvent::Ping(Bytes::from_static(b"p")),
+                    WsEvent::Pong(Bytes::new()),
+                    text("Hello"),
+                ],
+                Ok(())
+            )
+        );
+    }
+
+    #[test]
+    fn unmasked_frame() {
+        let mut input = frame(OP_TEXT, true, b"hi");
+        input[1] &= 0x7F;
+        assert_eq!(fails_with(&input[..2], 100), 1002);
+    }
+
+    #[test]
+    fn rsv_bits() {
+        for bit in [0x40, 0x20, 0x10] {
+            let mut input = frame(OP_TEXT, true, b"hi");
+            input[0] |= bit;
+            assert_eq!(fails_with(&input, 100), 1002, "{bit:#x}");
+        }
+    }
+
+    #[test]
+    fn reserved_opcodes() {
+        for op in (3..=7).chain(11..=15) {
+            assert_eq!(fails_with(&frame(op, true, b""), 100), 1002, "{op}");
+        }
+    }
+
+    #[test]
+    fn control_frame_rules() {
+        let long = [b'x'; 126];
+        for op in [OP_CLOSE, OP_PING, OP_PONG] {
+            assert_eq!(fails_with(&frame(op, true, &long), 1000), 1002, "{op}");
+            assert_eq!(fails_with(&frame(op, false, b""), 1000), 1002, "{op}");
+        }
+        let max = [b'x'; 125];
+        assert_eq!(
+            decode(&[&frame(OP_PING, true, &max)], 0),
+            (vec![WsEvent::Ping(Bytes::copy_from_slice(&max))], Ok(()))
+        );
+    }
+
+    #[test]
+    fn fragmentation_rules() {
+        assert_eq!(fails_with(&frame(OP_CONT, true, b"x"), 100), 1002);
+        for op in [OP_TEXT, OP_BINARY] {
+            let mut input = frame(OP_TEXT, false, b"a");
+            input.extend(frame(op, true, b"b"));
+            assert_eq!(fails_with(&input, 100), 1002, "{op}");
+        }
+        // A finished message does not leave a continuation acceptable.
+        let mut input = frame(OP_TEXT, true, b"a");
+        input.extend(frame(OP_CONT, true, b"b"));
+        assert_eq!(decode(&[&input], 100).1.unwrap_err().close_code, 1002);
+    }
+
+    #[test]
+    fn length_top_bit() {
+        let mut input = vec![0x81, 0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        input.extend_from_slice(&MASK);
+        assert_eq!(fails_with(&input, usize::MAX), 1002);
+    }
+
+    #[test]
+    fn too_big_from_header_alone() {
+        let input = frame(OP_TEXT, true, &[b'a'; 70_000]);
+        // Header only (2 + 8 + 4 bytes): refused before any payload arrives.
+        assert_eq!(fails_with(&input[..14], 69_999), 1009);
+        assert_eq!(decode(&[&input], 70_000).1, Ok(()));
+        // The sum of fragments counts, not each fragment.
+        let mut input = frame(OP_TEXT, false, b"abc");
+        input.extend(frame(OP_CONT, true, b"de"));
+        assert_eq!(fails_with(&input, 4), 1009);
+        assert_eq!(decode(&[&input], 5), (vec![text("abcde")], Ok(())));
+        // The largest legal length is refused without overflow, even mid-message.
+        let mut input = frame(OP_TEXT, false, b"abc");
+        input.extend([0x80, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]);
+        input.extend_from_slice(&MASK);
+        assert_eq!(fails_with(&input, u32::MAX as usize), 1009);
+    }
+
+    #[test]
+    fn utf8_rules() {
+        assert_eq!(fails_with(&frame(OP_TEXT, true, b"\xc3\x28"), 100), 1007);
+        // A code point cut across fragments is legal.
+        let mut input = frame(OP_TEXT, false, b"\xe2\x82");
+        input.extend(frame(OP_CONT, true, b"\xac"));
+        assert_eq!(decode(&[&input], 100), (vec![text("€")], Ok(())));
+        // A message that ends inside a code point is not.
+        let mut input = frame(OP_TEXT, false, b"a");
+        input.extend(frame(OP_CONT, true, b"\xe2\x82"));
+        assert_eq!(fails_with(&input, 100), 1007);
+        // Bad text is refused at the end of its fragment, before the message ends.
+        assert_eq!(fails_with(&frame(OP_TEXT, false, b"\xff"), 100), 1007);
+        // U+FFFD itself is fine.
+        let input = frame(OP_TEXT, true, "\u{FFFD}".as_bytes());
+        assert_eq!(decode(&[&input], 100), (vec![text("\u{FFFD}")], Ok(())));
+    }
+
+    #[test]
+    fn binary_is_unsupported() {
+        assert_eq!(fails_with(&frame(OP_BINARY, true, b"\x01"), 100), 1003);
+        assert_eq!(fails_with(&frame(OP_BINARY, false, b""), 100), 1003);
+    }
+
+    #[test]
+    fn close_payloads() {
+        let close = |payload: &[u8]| decode(&[&frame(OP_CLOSE, true, payload)], 100);
+        assert_eq!(
+            close(b""),
+            (
+                vec![WsEvent::Close {
+                    code: None,
+                    reason: String::new()
+                }],
+                Ok(())
+            )
+        );
+        assert_eq!(
+            close(b"\x03\xe8bye"),
+            (
+                vec![WsEvent::Close {
+                    code: Some(1000),
+                    reason: "bye".into()
+                }],
+                Ok(())
+            )
+        );
+        assert_eq!(close(b"\x03").1.unwrap_err().close_code, 1002);
+        assert_eq!(close(b"\x03\xe8\xff").1.unwrap_err().close_code, 1002);
+        for code in [1000u16, 1003, 1007, 1011, 3000, 4999] {
+            let (events, res) = close(&code.to_be_bytes());
+            assert_eq!(res, Ok(()), "{code}");
+            assert_eq!(
+                events,
+                vec![WsEvent::Close {
+                    code: Some(code),
+                    reason: String::new()
+                }]
+            );
+        }
+        for code in [0u16, 999, 1004, 1005, 1006, 1012, 1015, 2999, 5000, 65535] {
+            assert_eq!(
+                close(&code.to_be_bytes()).1.unwrap_err().close_code,
+                1002,
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn input_after_close_is_ignored() {
+        let mut input = frame(OP_CLOSE, true, b"");
+        input.extend_from_slice(b"\x00garbage");
+        input.extend(frame(OP_TEXT, true, b"late"));
+        let (events, res) = decode(&[&input, b"more"], 100);
+        assert_eq!(res, Ok(()));
+        assert_eq!(events.len(), 1);
+    }
+
+    #[test]
+    fn errors_are_sticky() {
+        let mut dec = Rfc6455Decoder::new(100);
+        let mut out = Vec::new();
+        assert!(dec.feed(&frame(OP_CONT, true, b""), &mut out).is_err());
+        let again = dec.feed(&frame(OP_TEXT, true, b"ok"), &mut out);
+        assert_eq!(again.unwrap_err().close_code, 1002);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn frame_header_length_forms() {
+        assert_eq!(&frame_header(OP_TEXT, 0)[..], [0x81, 0]);
+        assert_eq!(&frame_header(OP_TEXT, 125)[..], [0x81, 125]);
+        assert_eq!(&frame_header(OP_TEXT, 126)[..], [0x81, 126, 0, 126]);
+        assert_eq!(&frame_header(OP_TEXT, 65535)[..], [0x81, 126, 0xFF, 0xFF]);
+        assert_eq!(
+            &frame_header(OP_TEXT, 65536)[..],
+            [0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0]
+        );
+        assert_eq!(&frame_header(OP_PING, 3)[..], [0x89, 3]);
+    }
+
+    #[test]
+    fn control_frames_out() {
+        assert_eq!(&close_frame(1000, "")[..], [0x88, 2, 0x03, 0xE8]);
+        assert_eq!(&close_frame(1001, "bye")[..], b"\x88\x05\x03\xe9bye");
+        // 62 two-byte characters are 124 bytes: the reason is cut to 61 of them.
+        let long = "é".repeat(62);
+        let frame = close_frame(1000, &long);
+        assert_eq!(frame.len(), 2 + 2 + 122);
+        assert_eq!(frame[1], 124);
+        assert_eq!(&pong_frame(b"abc")[..], b"\x8a\x03abc");
+        assert_eq!(pong_frame(&[0; 200]).len(), 2 + 125);
+    }
+
+    /// Splits `input` at the sorted `points` and decodes the pieces in order.
+    fn decode_split(
+        input: &[u8],
+        points: &[usize],
+        max: usize,
+    ) -> (Vec<WsEvent>, Result<(), WsError>) {
+        let mut points: Vec<usize> = points.iter().map(|&p| p.min(input.len())).collect();
+        points.sort_unstable();
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        for p in points {
+            chunks.push(&input[start..p]);
+            start = p;
+        }
+        chunks.push(&input[start..]);
+        decode(&chunks, max)
+    }
+
+    prop_compose! {
+        /// A text message cut into fragments at arbitrary bytes (code points included), each
+        /// with its own mask, with pings interleaved; and the events it must produce.
+        fn fragmented_message()(
+            text in any::<String>(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+            masks in proptest::collection::vec(any::<[u8; 4]>(), 7),
+            pings in proptest::collection::vec(
+                (any::<prop::sample::Index>(), proptest::collection::vec(any::<u8>(), 0..=125)),
+                0..4,
+            ),
+        ) -> (Vec<u8>, Vec<WsEvent>, usize) {
+            let bytes = text.as_bytes();
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+            points.sort_unstable();
+            points.push(bytes.len());
+            let mut input = Vec::new();
+            let mut events = Vec::new();
+            let mut start = 0;
+            for (i, &end) in points.iter().enumerate() {
+                for (at, payload) in &pings {
+                    if at.index(points.len()) == i {
+                        input.extend(client_frame(OP_PING, true, payload, masks[6]));
+                        events.push(WsEvent::Ping(Bytes::copy_from_slice(payload)));
+                    }
+                }
+                let opcode = if i == 0 { OP_TEXT } else { OP_CONT };
+                let last = i + 1 == points.len();
+                input.extend(client_frame(opcode, last, &bytes[start..end], masks[i]));
+                start = end;
+            }
+            events.push(WsEvent::Text(text.clone()));
+            (input, events, bytes.len())
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fragments_decode_the_same_however_split(
+            (input, expected, len) in fragmented_message(),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let whole = (expected, Ok(()));
+            prop_assert_eq!(&decode(&[&input], len), &whole);
+            if input.len() <= 600 {
+                for i in 0..=input.len() {
+                    prop_assert_eq!(&decode_split(&input, &[i], len), &whole, "split at {}", i);
+                }
+            }
+            let points: Vec<usize> = cuts.iter().map(|c| c.index(input.len() + 1)).collect();
+            prop_assert_eq!(&decode_split(&input, &points, len), &whole);
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            prop_assert_eq!(&decode(&bytes, len), &whole);
+            if len > 0 {
+                prop_assert_eq!(decode(&[&input], len - 1).1.unwrap_err().close_code, 1009);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(
+            data in proptest::collection::vec(any::<u8>(), 0..512),
+            max in 0usize..256,
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let points: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
+            let _ = decode_split(&data, &points, max);
+        }
+
+        #[test]
+        fn arbitrary_frames_never_panic(
+            frames in proptest::collection::vec(
+                (0u8..16, any::<bool>(), proptest::collection::vec(any::<u8>(), 0..200), any::<[u8; 4]>()),
+                0..8,
+            ),
+            max in 0usize..512,
+            chunk in 1usize..64,
+        ) {
+            let input: Vec<u8> = frames
+                .iter()
+                .flat_map(|(op, fin, payload, mask)| client_frame(*op, *fin, payload, *mask))
+                .collect();
+            let mut dec = Rfc6455Decoder::new(max);
+            let mut out = Vec::new();
+            for c in input.chunks(chunk) {
+                let _ = dec.feed(c, &mut out);
+                prop_assert!(dec.message.as_ref().map_or(0, Vec::len) <= max);
+                prop_assert!(dec.control.len() <= MAX_CONTROL_PAYLOAD);
+            }
+        }
+    }
+}
