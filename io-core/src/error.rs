@@ -1,0 +1,36 @@
+//! Errors the application can get back from the server's commands and constructor.
+
+use std::fmt;
+
+use crate::conn::ConnId;
+use crate::session::SessionId;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The session has disconnected (or never existed); nothing was queued.
+    UnknownSession(SessionId),
+    /// The connection is closed, or was never handed to the application.
+    UnknownConnection(ConnId),
+    /// `respond` on a connection whose request was not handed to the application, or was
+    /// already answered.
+    NotAwaitingResponse(ConnId),
+    /// The options cannot work; the text says which one and why.
+    InvalidOptions(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::UnknownSession(s) => write!(f, "session {s} is not connected"),
+            Error::UnknownConnection(c) => write!(f, "connection {} is closed", c.0),
+            Error::NotAwaitingResponse(c) => write!(
+                f,
+                "connection {} has no request waiting for the application's response",
+                c.0
+            ),
+            Error::InvalidOptions(m) => write!(f, "invalid options: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}

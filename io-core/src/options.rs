@@ -1,0 +1,156 @@
+//! Server options: the seed's names and defaults, plus the limits the seed never had.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::origin::Origins;
+use crate::transport::TransportKind;
+
+/// Per-transport session timings (the seed's `transportOptions[<name>]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransportOptions {
+    /// How long to wait for a heartbeat's echo; `None` turns heartbeats off.
+    pub timeout: Option<Duration>,
+    pub heartbeat_interval: Duration,
+    /// How long a session outlives its transport before it is disconnected.
+    pub close_timeout: Duration,
+    /// How long a long poll is held before it is answered empty (polling transports only).
+    pub duration: Duration,
+}
+
+impl TransportOptions {
+    /// The reference's defaults for `kind` (PROTOCOL.md §3.8).
+    pub fn defaults(kind: TransportKind) -> Self {
+        let streaming = TransportOptions {
+            timeout: Some(Duration::from_millis(8000)),
+            heartbeat_interval: Duration::from_millis(10_000),
+            close_timeout: Duration::ZERO,
+            duration: Duration::from_millis(20_000),
+        };
+        if kind.is_polling() {
+            TransportOptions {
+                timeout: None,
+                close_timeout: Duration::from_millis(8000),
+                ..streaming
+            }
+        } else {
+            streaming
+        }
+    }
+}
+
+/// Sizes and counts past which the server refuses work instead of growing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Request line plus headers, in bytes (431 past it).
+    pub max_head: usize,
+    /// A request body, in bytes (413 past it).
+    pub max_body: usize,
+    /// One WebSocket message, in bytes (close 1009 past it).
+    pub max_frame: usize,
+    /// Encoded bytes queued for a session that has no transport attached; past it the
+    /// session is disconnected, because a consumer that never reads must not eat the heap.
+    pub max_queue: usize,
+    /// Sessions alive at once (503 past it).
+    pub max_sessions: usize,
+    /// Time a connection may take to deliver a complete request, and the longest a
+    /// keep-alive connection may sit idle between requests.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head: 16 * 1024,
+            max_body: 8 * 1024 * 1024,
+            max_frame: 8 * 1024 * 1024,
+            max_queue: 16 * 1024 * 1024,
+            max_sessions: 100_000,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Receives the server's log lines (the seed's `log` option).
+pub type LogFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Fills a buffer with unpredictable bytes; session ids are drawn from it.
+pub type RandomFn = Box<dyn FnMut(&mut [u8]) + Send>;
+
+/// Everything the seed's `io.listen(server, options)` took, in Rust form.
+#[derive(Clone)]
+pub struct Options {
+    /// The path prefix that marks Socket.IO requests: `/<resource>/…`. May contain `/`.
+    pub resource: String,
+    /// Enabled transports, in the client's order of preference.
+    pub transports: Vec<TransportKind>,
+    /// Origin patterns (`host:port`, either part `*`); also the Flash policy's entries.
+    pub origins: Origins,
+    /// Answer `<policy-file-request/>` probes inline on the HTTP port (when flashsocket is on).
+    pub inline_flash_policy: bool,
+    /// Use `wss://` in hixie WebSocket locations (set it behind a TLS-terminating proxy).
+    pub secure: bool,
+    pub limits: Limits,
+    pub log: Option<LogFn>,
+    transport_options: [TransportOptions; TransportKind::COUNT],
+}
+
+impl Options {
+    pub fn new() -> Self {
+        Options {
+            resource: "socket.io".into(),
+            transports: TransportKind::ALL.to_vec(),
+            origins: Origins::any(),
+            inline_flash_policy: true,
+            secure: false,
+            limits: Limits::default(),
+            log: None,
+            transport_options: TransportKind::ALL.map(TransportOptions::defaults),
+        }
+    }
+
+    pub fn transport_options(&self, kind: TransportKind) -> &TransportOptions {
+        &self.transport_options[kind as usize]
+    }
+
+    pub fn transport_options_mut(&mut self, kind: TransportKind) -> &mut TransportOptions {
+        &mut self.transport_options[kind as usize]
+    }
+
+    /// Sets the same change on every transport, e.g. a short heartbeat for tests.
+    pub fn for_each_transport(&mut self, mut f: impl FnMut(TransportKind, &mut TransportOptions)) {
+        for kind in TransportKind::ALL {
+            f(kind, &mut self.transport_options[kind as usize]);
+        }
+    }
+
+    pub fn log_to(mut self, log: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.log = Some(Arc::new(log));
+        self
+    }
+
+    pub fn is_enabled(&self, kind: TransportKind) -> bool {
+        self.transports.contains(&kind)
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("resource", &self.resource)
+            .field("transports", &self.transports)
+            .field("origins", &self.origins)
+            .field("inline_flash_policy", &self.inline_flash_policy)
+            .field("secure", &self.secure)
+            .field("limits", &self.limits)
+            .field("transport_options", &self.transport_options)
+            .finish_non_exhaustive()
+    }
+}

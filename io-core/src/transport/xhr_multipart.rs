@@ -1,0 +1,44 @@
+//! XHR multipart streaming: `multipart/x-mixed-replace`, one part per payload, delimited
+//! only by the connection's end.
+
+use bytes::Bytes;
+
+use super::Cors;
+use crate::http::response::{write_head, Framing};
+
+const PART_HEAD: &[u8] = b"Content-Type: text/plain\n\n";
+const PART_END: &[u8] = b"\n--socketio\n";
+
+pub fn stream_start(cors: Option<&Cors>) -> Vec<Bytes> {
+    let mut headers = Vec::with_capacity(4);
+    if let Some(c) = cors {
+        headers.extend(c.headers());
+    }
+    headers.push((
+        "Content-Type",
+        "multipart/x-mixed-replace;boundary=\"socketio\"",
+    ));
+    vec![
+        write_head(200, headers, Framing::UntilClose, true),
+        Bytes::from_static(b"--socketio\n"),
+    ]
+}
+
+pub fn part(payload: &[Bytes]) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(payload.len() + 2);
+    out.push(Bytes::from_static(PART_HEAD));
+    out.extend(payload.iter().cloned());
+    out.push(Bytes::from_static(PART_END));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_use_bare_newlines() {
+        let p: Vec<u8> = part(&[Bytes::from_static(b"~m~1~m~a")]).concat();
+        assert_eq!(p, b"Content-Type: text/plain\n\n~m~1~m~a\n--socketio\n");
+    }
+}
