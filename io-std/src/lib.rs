@@ -1,1 +1,591 @@
-//! Adapter.
+//! A blocking adapter for `io-core`: plain `std` threads and sockets, no async runtime.
+//!
+//! Each connection gets a reader thread and a writer thread; one thread sleeps until the
+//! core's next deadline, and one thread calls the application's callbacks in order. The
+//! core sits behind one mutex. That is simple and predictable, and it stops scaling at a
+//! few thousand concurrent connections (two threads each, and the per-process limit on
+//! open files); for more, use `io-smol`.
+//!
+//! ```no_run
+//! use io_std::{Options, Response, Server};
+//!
+//! let server = Server::bind("127.0.0.1:8080", Options::default())?
+//!     .on_request(|_req| Response::with_body(200, "text/html", "<h1>Hello world</h1>"))
+//!     .on_message(|client, msg| {
+//!         let _ = client.send(msg); // echo
+//!     });
+//! server.run()
+//! # ; Ok::<(), std::io::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+pub use io_core::{
+    ConnId, DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
+    TransportKind,
+};
+
+type RequestFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;
+type ConnectFn = Box<dyn Fn(Client) + Send + Sync>;
+type MessageFn = Box<dyn Fn(Client, Message) + Send + Sync>;
+type DisconnectFn = Box<dyn Fn(Client, DisconnectReason) + Send + Sync>;
+
+/// Read buffer per connection; large, so that a burst is one core call.
+const READ_BUF: usize = 64 * 1024;
+
+/// A server bound to an address, not yet running. Set the callbacks, then [`run`](Self::run)
+/// or [`spawn`](Self::spawn).
+pub struct Server {
+    listener: TcpListener,
+    policy_port: Option<u16>,
+    core: io_core::Server,
+    callbacks: Callbacks,
+}
+
+#[derive(Default)]
+struct Callbacks {
+    request: Option<RequestFn>,
+    connect: Option<ConnectFn>,
+    message: Option<MessageFn>,
+    disconnect: Option<DisconnectFn>,
+}
+
+struct Inner {
+    core: io_core::Server,
+    writers: HashMap<ConnId, Writer>,
+}
+
+struct Writer {
+    tx: Sender<(Vec<Bytes>, bool)>,
+    /// Bytes handed to the writer thread and not yet written.
+    pending: Arc<AtomicUsize>,
+    stream: TcpStream,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    /// Wakes the timer thread when the next deadline may have moved.
+    timer: Condvar,
+    events: Mutex<Option<Sender<Event>>>,
+    stopping: AtomicBool,
+    local_addr: SocketAddr,
+    max_pending: usize,
+}
+
+/// A running server: broadcast, list clients, shut down. Cheap to clone.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+/// One session, as the application holds it. Cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct Client {
+    id: SessionId,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds `addr`; requests outside the resource go to [`on_request`](Self::on_request).
+    pub fn bind(addr: impl ToSocketAddrs, options: Options) -> io::Result<Server> {
+        Server::from_listener(TcpListener::bind(addr)?, options)
+    }
+
+    /// Serves on a listener the application already has.
+    pub fn from_listener(listener: TcpListener, options: Options) -> io::Result<Server> {
+        let core = io_core::Server::new(options)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(Server {
+            listener,
+            policy_port: None,
+            core,
+            callbacks: Callbacks::default(),
+        })
+    }
+
+    /// Also serve the Flash socket policy on this port (the seed used 843, which needs
+    /// root). If it cannot be bound, the server logs it and keeps answering inline.
+    pub fn flash_policy_port(mut self, port: Option<u16>) -> Self {
+        self.policy_port = port;
+        self
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Answers every request that is not Socket.IO's. Without it they get a 404.
+    pub fn on_request(mut self, f: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Self {
+        self.callbacks.request = Some(Box::new(f));
+        self
+    }
+
+    pub fn on_connect(mut self, f: impl Fn(Client) + Send + Sync + 'static) -> Self {
+        self.callbacks.connect = Some(Box::new(f));
+        self
+    }
+
+    pub fn on_message(mut self, f: impl Fn(Client, Message) + Send + Sync + 'static) -> Self {
+        self.callbacks.message = Some(Box::new(f));
+        self
+    }
+
+    pub fn on_disconnect(
+        mut self,
+        f: impl Fn(Client, DisconnectReason) + Send + Sync + 'static,
+    ) -> Self {
+        self.callbacks.disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Runs until [`Handle::shutdown`] (from a callback or another thread).
+    pub fn run(self) -> io::Result<()> {
+        self.spawn()?.join();
+        Ok(())
+    }
+
+    /// Starts the server's threads and returns at once.
+    pub fn spawn(self) -> io::Result<Handle> {
+        let local_addr = self.listener.local_addr()?;
+        let max_pending = self.core.options().limits.max_queue;
+        let log = self.core.options().log.clone();
+        let policy_doc = self.core.policy_document();
+        let (events_tx, events_rx) = mpsc::channel();
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                core: self.core,
+                writers: HashMap::new(),
+            }),
+            timer: Condvar::new(),
+            events: Mutex::new(Some(events_tx)),
+            stopping: AtomicBool::new(false),
+            local_addr,
+            max_pending,
+        });
+        let mut threads = Vec::new();
+        if let Some(port) = self.policy_port {
+            match TcpListener::bind((local_addr.ip(), port)) {
+                Ok(l) => threads.push(spawn_policy(l, policy_doc, shared.clone())?),
+                Err(e) => {
+                    if let Some(log) = &log {
+                        log(&format!(
+                            "cannot serve the Flash policy on port {port} ({e}); \
+                             answering policy requests inline instead"
+                        ));
+                    }
+                }
+            }
+        }
+        let s = shared.clone();
+        threads.push(named("io-timer", move || timer_loop(s))?);
+        let s = shared.clone();
+        let callbacks = self.callbacks;
+        threads.push(named("io-dispatch", move || {
+            dispatch_loop(s, events_rx, callbacks)
+        })?);
+        let s = shared.clone();
+        let listener = self.listener;
+        threads.push(named("io-accept", move || accept_loop(s, listener))?);
+        Ok(Handle {
+            shared,
+            threads: Arc::new(Mutex::new(threads)),
+        })
+    }
+}
+
+fn named(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new().name(name.into()).spawn(f)
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic in another thread must not take the whole server down with it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Carries out everything the core asked for. Called with the lock held, after every
+    /// input; writes go to the writer threads, so nothing here blocks on a socket.
+    fn drain(&self, inner: &mut Inner) {
+        while let Some(t) = inner.core.poll_transmit() {
+            let len: usize = t.data.iter().map(Bytes::len).sum();
+            let Some(w) = inner.writers.get(&t.conn) else {
+                continue;
+            };
+            let backlog = w.pending.fetch_add(len, Ordering::AcqRel) + len;
+            let sent = w.tx.send((t.data, t.close)).is_ok();
+            if t.close {
+                inner.writers.remove(&t.conn);
+            } else if !sent || backlog > self.max_pending {
+                // The peer does not read what we write: cut it off rather than buffer
+                // without end. The core hears of it like any other vanished peer.
+                if let Some(w) = inner.writers.remove(&t.conn) {
+                    let _ = w.stream.shutdown(Shutdown::Both);
+                }
+                inner.core.handle_closed(t.conn, Instant::now());
+            }
+        }
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(e) = inner.core.poll_event() {
+            if let Some(tx) = events.as_ref() {
+                let _ = tx.send(e);
+            }
+        }
+        self.timer.notify_one();
+    }
+
+    /// Runs one input against the core and carries out its outputs.
+    fn with_core<T>(&self, f: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
+        let mut inner = self.lock();
+        let out = f(&mut inner.core, Instant::now());
+        self.drain(&mut inner);
+        out
+    }
+}
+
+fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::Acquire) {
+            break;
+        }
+        let Ok(stream) = stream else {
+            // Out of file descriptors and the like: back off instead of spinning.
+            thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        if let Err(e) = start_connection(&shared, stream) {
+            let inner = shared.lock();
+            if let Some(log) = &inner.core.options().log {
+                log(&format!("cannot start a connection: {e}"));
+            }
+        }
+    }
+}
+
+fn start_connection(shared: &Arc<Shared>, stream: TcpStream) -> io::Result<()> {
+    let reader = stream.try_clone()?;
+    let writer = stream.try_clone()?;
+    let (tx, rx) = mpsc::channel();
+    let pending = Arc::new(AtomicUsize::new(0));
+    let conn = {
+        let mut inner = shared.lock();
+        let conn = inner.core.handle_connection(Instant::now());
+        inner.writers.insert(
+            conn,
+            Writer {
+                tx,
+                pending: pending.clone(),
+                stream,
+            },
+        );
+        shared.drain(&mut inner);
+        conn
+    };
+    let s = shared.clone();
+    named("io-write", move || write_loop(s, conn, writer, rx, pending))?;
+    let s = shared.clone();
+    named("io-read", move || read_loop(s, conn, reader))?;
+    Ok(())
+}
+
+fn read_loop(shared: Arc<Shared>, conn: ConnId, mut stream: TcpStream) {
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => shared.with_core(|core, now| core.handle_bytes(conn, &buf[..n], now)),
+        }
+    }
+    shared.with_core(|core, now| core.handle_closed(conn, now));
+    let mut inner = shared.lock();
+    if let Some(w) = inner.writers.remove(&conn) {
+        let _ = w.stream.shutdown(Shutdown::Both);
+    }
+}
+
+fn write_loop(
+    shared: Arc<Shared>,
+    conn: ConnId,
+    mut stream: TcpStream,
+    rx: Receiver<(Vec<Bytes>, bool)>,
+    pending: Arc<AtomicUsize>,
+) {
+    while let Ok((mut data, mut close)) = rx.recv() {
+        // Whatever else is already waiting goes out in the same vectored write.
+        while !close {
+            match rx.try_recv() {
+                Ok((more, c)) => {
+                    data.extend(more);
+                    close = c;
+                }
+                Err(_) => break,
+            }
+        }
+        let len: usize = data.iter().map(Bytes::len).sum();
+        if write_all_vectored(&mut stream, &data).is_err() {
+            let _ = stream.shutdown(Shutdown::Both);
+            shared.with_core(|core, now| core.handle_closed(conn, now));
+            return;
+        }
+        pending.fetch_sub(len, Ordering::AcqRel);
+        if close {
+            let _ = stream.flush();
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+    }
+}
+
+fn write_all_vectored(stream: &mut TcpStream, data: &[Bytes]) -> io::Result<()> {
+    let mut bufs: Vec<&[u8]> = data
+        .iter()
+        .map(|b| &b[..])
+        .filter(|b| !b.is_empty())
+        .collect();
+    let mut first = 0;
+    while first < bufs.len() {
+        let slices: Vec<IoSlice<'_>> = bufs[first..].iter().map(|b| IoSlice::new(b)).collect();
+        let mut n = stream.write_vectored(&slices)?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while first < bufs.len() && n >= bufs[first].len() {
+            n -= bufs[first].len();
+            first += 1;
+        }
+        if n > 0 {
+            bufs[first] = &bufs[first][n..];
+        }
+    }
+    Ok(())
+}
+
+fn timer_loop(shared: Arc<Shared>) {
+    let mut inner = shared.lock();
+    while !shared.stopping.load(Ordering::Acquire) {
+        let now = Instant::now();
+        match inner.core.poll_timeout() {
+            Some(at) if at <= now => {
+                inner.core.handle_timeout(now);
+                shared.drain(&mut inner);
+            }
+            Some(at) => {
+                inner = shared
+                    .timer
+                    .wait_timeout(inner, at - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            None => {
+                inner = shared.timer.wait(inner).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    }
+}
+
+fn dispatch_loop(shared: Arc<Shared>, events: Receiver<Event>, cb: Callbacks) {
+    let client = |id| Client {
+        id,
+        shared: shared.clone(),
+    };
+    for event in events {
+        match event {
+            Event::Connect(id) => {
+                if let Some(f) = &cb.connect {
+                    f(client(id));
+                }
+            }
+            Event::Message(id, msg) => {
+                if let Some(f) = &cb.message {
+                    f(client(id), msg);
+                }
+            }
+            Event::Disconnect(id, reason) => {
+                if let Some(f) = &cb.disconnect {
+                    f(client(id), reason);
+                }
+            }
+            Event::Request(conn, req) => {
+                let resp = match &cb.request {
+                    Some(f) => f(&req),
+                    None => Response::with_body(404, "text/plain", "Not Found"),
+                };
+                shared.with_core(|core, now| {
+                    let _ = core.respond(conn, resp, now);
+                });
+            }
+        }
+    }
+}
+
+fn spawn_policy(
+    listener: TcpListener,
+    doc: Bytes,
+    shared: Arc<Shared>,
+) -> io::Result<JoinHandle<()>> {
+    named("io-policy", move || {
+        for stream in listener.incoming() {
+            if shared.stopping.load(Ordering::Acquire) {
+                break;
+            }
+            let Ok(mut stream) = stream else {
+                continue;
+            };
+            let doc = doc.clone();
+            // Read the probe before answering (the reference answered blindly), but never
+            // wait on a silent peer for long.
+            let _ = thread::Builder::new()
+                .name("io-policy-conn".into())
+                .spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
+                    let mut probe = [0u8; 23];
+                    let mut got = 0;
+                    while got < probe.len() {
+                        match stream.read(&mut probe[got..]) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => got += n,
+                        }
+                    }
+                    if io_core::policy::classify(&probe[..got]) == io_core::policy::Probe::Policy {
+                        let _ = stream.write_all(&doc);
+                    }
+                    let _ = stream.shutdown(Shutdown::Both);
+                });
+        }
+    })
+}
+
+impl Handle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Sends to every connected client but those in `except`.
+    pub fn broadcast(&self, msg: impl Into<Message>, except: &[SessionId]) {
+        let msg = msg.into();
+        self.shared
+            .with_core(|core, now| core.broadcast(&msg, except, now));
+    }
+
+    /// Every connected client (the seed's `listener.clients`).
+    pub fn clients(&self) -> Vec<Client> {
+        let inner = self.shared.lock();
+        inner
+            .core
+            .clients()
+            .map(|id| Client {
+                id,
+                shared: self.shared.clone(),
+            })
+            .collect()
+    }
+
+    pub fn client(&self, id: SessionId) -> Option<Client> {
+        let inner = self.shared.lock();
+        inner.core.session(id).map(|_| Client {
+            id,
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// Ends every session (each with a disconnect callback), closes every connection and
+    /// stops the threads. Returns once the callbacks have run.
+    pub fn shutdown(&self) {
+        if self.shared.stopping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        {
+            let mut inner = self.shared.lock();
+            inner.core.shutdown(Instant::now());
+            self.shared.drain(&mut inner);
+            // No more events: the dispatcher ends once it has delivered what is queued.
+            self.shared
+                .events
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+        }
+        self.shared.timer.notify_all();
+        // Wake the accept loop (blocked in accept) so that it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.shared.local_addr, Duration::from_secs(1));
+        self.join();
+    }
+
+    /// Waits until the server has shut down.
+    pub fn join(&self) {
+        let current = thread::current().id();
+        let threads: Vec<JoinHandle<()>> = {
+            let mut t = self.threads.lock().unwrap_or_else(|e| e.into_inner());
+            // The dispatcher may call shutdown itself; it must not wait for itself.
+            let (mine, others): (Vec<_>, Vec<_>) =
+                t.drain(..).partition(|h| h.thread().id() == current);
+            t.extend(mine);
+            others
+        };
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Client {
+    pub fn session_id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Whether the session is still alive (it may be between two polls).
+    pub fn connected(&self) -> bool {
+        self.shared.lock().core.session(self.id).is_some()
+    }
+
+    /// How many times a transport has attached to this session.
+    pub fn connections(&self) -> u32 {
+        self.shared
+            .lock()
+            .core
+            .session(self.id)
+            .map_or(0, |s| s.connections)
+    }
+
+    pub fn transport(&self) -> Option<TransportKind> {
+        self.shared
+            .lock()
+            .core
+            .session(self.id)
+            .map(|s| s.transport)
+    }
+
+    pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let msg = msg.into();
+        self.shared
+            .with_core(|core, now| core.send(self.id, &msg, now))
+    }
+
+    /// Sends to every other client.
+    pub fn broadcast(&self, msg: impl Into<Message>) {
+        let msg = msg.into();
+        self.shared
+            .with_core(|core, now| core.broadcast(&msg, &[self.id], now));
+    }
+
+    pub fn disconnect(&self) -> Result<(), Error> {
+        self.shared
+            .with_core(|core, now| core.disconnect(self.id, now))
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("id", &self.id).finish()
+    }
+}
