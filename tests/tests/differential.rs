@@ -1,0 +1,207 @@
+//! Differential tests. For now each script runs against the reference twice (two fresh
+//! servers) and the two normalised transcripts must be equal; a few facts of the reference's
+//! bytes that PROTOCOL.md states are checked directly.
+
+use tests::{assert_same_transcript, reference, scripts};
+
+fn stable(name: &str) -> Vec<String> {
+    let script = scripts::script(name);
+    let first = {
+        let target = reference("chat", script.transport_options);
+        (script.run)(target.addr)
+    };
+    let second = {
+        let target = reference("chat", script.transport_options);
+        (script.run)(target.addr)
+    };
+    assert_same_transcript(name, &first, &second);
+    println!("{name}:\n{}", first.join("\n"));
+    first
+}
+
+#[test]
+fn xhr_polling_is_stable() {
+    stable("xhr-polling");
+}
+
+#[test]
+fn jsonp_polling_is_stable() {
+    stable("jsonp-polling");
+}
+
+#[test]
+fn htmlfile_is_stable() {
+    stable("htmlfile");
+}
+
+#[test]
+fn xhr_multipart_is_stable() {
+    stable("xhr-multipart");
+}
+
+#[test]
+fn websocket_hixie75_is_stable() {
+    stable("websocket-hixie-75");
+}
+
+#[test]
+fn websocket_hixie76_is_stable() {
+    stable("websocket-hixie-76");
+}
+
+#[test]
+fn flashsocket_is_stable() {
+    stable("flashsocket");
+}
+
+#[test]
+fn flash_policy_is_stable() {
+    stable("flash-policy");
+}
+
+// Facts of the reference's bytes that PROTOCOL.md states.
+
+use std::net::SocketAddr;
+use tests::raw::{request, Conn, Framing};
+
+fn get(addr: SocketAddr, path: &str) -> Conn {
+    let mut conn = Conn::connect(addr);
+    conn.send(&request(addr, "GET", path, &[], &[]));
+    conn
+}
+
+fn is_id_frame(payload: &str) -> bool {
+    let (msgs, rest) = tests::transcript::decode_frames(payload);
+    msgs.len() == 1
+        && rest.is_empty()
+        && !msgs[0].is_empty()
+        && msgs[0].bytes().all(|b| b.is_ascii_digit())
+}
+
+#[test]
+fn reference_xhr_polling_handshake_bytes() {
+    let target = reference("chat", "");
+    let r = get(target.addr, "/socket.io/xhr-polling//1300000000001").read_response();
+    assert_eq!(r.head.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(
+        r.head.header("Content-Type"),
+        Some("text/plain; charset=UTF-8")
+    );
+    assert_eq!(r.framing, Framing::Length(r.body.len()));
+    assert!(is_id_frame(&r.body_text()), "{:?}", r.body_text());
+}
+
+#[test]
+fn reference_jsonp_polling_handshake_bytes() {
+    let target = reference("chat", "");
+    let r = get(target.addr, "/socket.io/jsonp-polling//1300000000001/7").read_response();
+    assert_eq!(
+        r.head.header("Content-Type"),
+        Some("text/javascript; charset=UTF-8")
+    );
+    assert_eq!(r.framing, Framing::Length(r.body.len()));
+    let body = r.body_text();
+    let inner = body
+        .strip_prefix("io.JSONP[7]._(\"")
+        .and_then(|b| b.strip_suffix("\");"))
+        .unwrap_or_else(|| panic!("{body:?}"));
+    assert!(is_id_frame(inner), "{body:?}");
+}
+
+#[test]
+fn reference_htmlfile_preamble_is_one_256_byte_chunk() {
+    let target = reference("chat", "");
+    let mut conn = get(target.addr, "/socket.io/htmlfile//1300000000001");
+    let head = conn.read_head();
+    assert_eq!(head.header("Content-Type"), Some("text/html"));
+    assert_eq!(head.framing(), Framing::Chunked);
+    let first = conn.read_chunk(tests::raw::TIMEOUT).expect("a chunk");
+    let mut expected = b"<html><body>".to_vec();
+    expected.extend([b' '; 244]);
+    assert_eq!(first.len(), 256);
+    assert_eq!(first, expected);
+    let second = String::from_utf8(conn.read_chunk(tests::raw::TIMEOUT).unwrap()).unwrap();
+    let inner = second
+        .strip_prefix("<script>parent.s._(\"")
+        .and_then(|s| s.strip_suffix("\", document);</script>"))
+        .unwrap_or_else(|| panic!("{second:?}"));
+    assert!(is_id_frame(inner), "{second:?}");
+}
+
+#[test]
+fn reference_multipart_boundary_and_close_delimited_body() {
+    let target = reference("chat", "");
+    let mut conn = get(target.addr, "/socket.io/xhr-multipart/");
+    let head = conn.read_head();
+    assert_eq!(
+        head.header("Content-Type"),
+        Some("multipart/x-mixed-replace;boundary=\"socketio\"")
+    );
+    assert_eq!(head.header("Content-Length"), None);
+    assert_eq!(head.header("Transfer-Encoding"), None);
+    assert_eq!(head.framing(), Framing::Close);
+    let mut body = Vec::new();
+    let ok = conn.read_stream_until(Framing::Close, &mut body, tests::raw::TIMEOUT, |b| {
+        b.ends_with(b"\n--socketio\n") && b.len() > 11
+    });
+    assert!(ok, "{:?}", String::from_utf8_lossy(&body));
+    let text = String::from_utf8(body).unwrap();
+    let id = text
+        .strip_prefix("--socketio\nContent-Type: text/plain\n\n")
+        .and_then(|t| t.split('\n').next())
+        .unwrap_or_else(|| panic!("{text:?}"));
+    assert!(is_id_frame(id), "{text:?}");
+}
+
+#[test]
+fn reference_hixie76_answer_and_first_frame() {
+    use tests::scripts::{ANSWER, KEY1, KEY2, KEY3};
+    let target = reference("chat", "");
+    let addr = target.addr;
+    let mut conn = Conn::connect(addr);
+    conn.send(&request(
+        addr,
+        "GET",
+        "/socket.io/websocket",
+        &[
+            ("Upgrade", "WebSocket"),
+            ("Connection", "Upgrade"),
+            ("Origin", "http://example.com"),
+            ("Sec-WebSocket-Key1", KEY1),
+            ("Sec-WebSocket-Key2", KEY2),
+        ],
+        &[],
+    ));
+    // The reference answers the head before key3 has arrived.
+    let head = conn.read_head();
+    assert_eq!(
+        head.status_line,
+        "HTTP/1.1 101 WebSocket Protocol Handshake"
+    );
+    assert!(conn.pending().is_empty());
+    conn.send(KEY3);
+    assert_eq!(&conn.take(16, "answer")[..], &ANSWER[..]);
+    let frame = conn.read_ws_frame();
+    assert!(is_id_frame(&frame), "{frame:?}");
+}
+
+#[test]
+fn reference_inline_flash_policy_bytes() {
+    let target = reference("chat", "");
+    let mut conn = Conn::connect(target.addr);
+    conn.send(b"<policy-file-request/>\0");
+    let doc = conn.read_to_close(tests::raw::TIMEOUT);
+    assert_eq!(
+        String::from_utf8(doc).unwrap(),
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE cross-domain-policy SYSTEM \
+         \"http://www.macromedia.com/xml/dtds/cross-domain-policy.dtd\">\n\
+         <cross-domain-policy>\n<allow-access-from domain=\"*\" to-ports=\"*\"/>\n\
+         </cross-domain-policy>\n"
+    );
+}
+
+#[test]
+fn reference_unknown_session_is_dropped_without_response() {
+    let target = reference("chat", "");
+    get(target.addr, "/socket.io/xhr-polling/12345/1").expect_closed_without_response();
+}
