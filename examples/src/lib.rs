@@ -1,1 +1,7 @@
-//! Example servers.
+//! The example servers, as functions, so that tests run the very same code in-process.
+//!
+//! Each binary in `src/bin` parses the command line with [`cli::Args`] and calls one of
+//! these.
+
+pub mod apps;
+pub mod cli;

@@ -4,6 +4,7 @@
 //! A script run against two servers that behave alike gives the same lines; the
 //! differential tests compare them.
 
+pub mod ours;
 pub mod raw;
 pub mod reference;
 pub mod scripts;

@@ -112,15 +112,15 @@ pub struct Cors {
 }
 
 impl Cors {
-    pub fn headers(&self) -> [(&str, &str); 3] {
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
         [
-            ("Access-Control-Allow-Origin", self.origin.as_str()),
-            (
-                "Access-Control-Allow-Credentials",
-                if self.credentials { "true" } else { "false" },
-            ),
-            ("Vary", "Origin"),
+            Some(("Access-Control-Allow-Origin", self.origin.as_str())),
+            self.credentials
+                .then_some(("Access-Control-Allow-Credentials", "true")),
+            Some(("Vary", "Origin")),
         ]
+        .into_iter()
+        .flatten()
     }
 }
 

@@ -1,0 +1,15 @@
+//! The chat example server. `cargo run --release -p examples --bin chat -- --help`
+
+use examples::{apps, cli::Args};
+
+fn main() -> std::io::Result<()> {
+    let args = Args::parse().unwrap_or_else(|e| {
+        eprintln!("chat: {e} (try --help)");
+        std::process::exit(2)
+    });
+    let server = io_std::Server::bind(args.addr(), args.options())?
+        .flash_policy_port(args.policy_port)
+        .on_request(apps::chat_pages);
+    eprintln!("chat server on http://{}/", args.addr());
+    apps::chat(server).run()
+}

@@ -1,0 +1,111 @@
+//! The command line every example server takes.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use io_std::Options;
+
+/// `--port N --host ADDR --policy-port N --adapter std --quiet`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    pub port: u16,
+    pub host: String,
+    /// Flash policy listener; `None` turns it off.
+    pub policy_port: Option<u16>,
+    pub adapter: Adapter,
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    Std,
+}
+
+const USAGE: &str = "options:
+  --port N          HTTP port (default 8080)
+  --host ADDR       address to bind (default 127.0.0.1)
+  --policy-port N   Flash policy port (default 843; 0 turns it off)
+  --adapter NAME    std (default std)
+  --quiet           no log lines";
+
+impl Args {
+    pub fn parse() -> Result<Args, lexopt::Error> {
+        Self::parse_from(lexopt::Parser::from_env())
+    }
+
+    pub fn parse_from(mut p: lexopt::Parser) -> Result<Args, lexopt::Error> {
+        use lexopt::prelude::*;
+        let mut args = Args {
+            port: 8080,
+            host: "127.0.0.1".into(),
+            policy_port: Some(843),
+            adapter: Adapter::Std,
+            quiet: false,
+        };
+        while let Some(arg) = p.next()? {
+            match arg {
+                Long("port") => args.port = p.value()?.parse()?,
+                Long("host") => args.host = p.value()?.string()?,
+                Long("policy-port") => {
+                    let port: u16 = p.value()?.parse()?;
+                    args.policy_port = (port != 0).then_some(port);
+                }
+                Long("adapter") => {
+                    args.adapter = match p.value()?.string()?.as_str() {
+                        "std" => Adapter::Std,
+                        other => return Err(format!("unknown adapter {other:?}; use std").into()),
+                    }
+                }
+                Long("quiet") => args.quiet = true,
+                Long("help") | Short('h') => {
+                    println!("{USAGE}");
+                    std::process::exit(0);
+                }
+                _ => return Err(arg.unexpected()),
+            }
+        }
+        Ok(args)
+    }
+
+    /// Default options, logging to stderr unless `--quiet`.
+    pub fn options(&self) -> Options {
+        let options = Options::default();
+        if self.quiet {
+            options
+        } else {
+            options.log_to(|line| eprintln!("{} - {line}", timestamp()))
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+fn timestamp() -> String {
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{}.{:03}", t.as_secs(), t.subsec_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Args, lexopt::Error> {
+        Args::parse_from(lexopt::Parser::from_args(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let a = parse(&[]).unwrap();
+        assert_eq!(
+            (a.port, a.host.as_str(), a.policy_port),
+            (8080, "127.0.0.1", Some(843))
+        );
+        let a = parse(&["--port", "9000", "--policy-port", "0", "--adapter", "std"]).unwrap();
+        assert_eq!((a.port, a.policy_port), (9000, None));
+        assert!(parse(&["--adapter", "tokio"]).is_err());
+        assert!(parse(&["--port", "x"]).is_err());
+    }
+}
