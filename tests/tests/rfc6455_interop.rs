@@ -22,7 +22,11 @@ fn ws_package_talks_to_our_echo_server() {
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
@@ -32,8 +36,14 @@ fn ws_package_talks_to_our_echo_server() {
     assert!(id.starts_with("~m~") && id[3..].contains("~m~"), "{id}");
     assert_eq!(lines[0]["binary"], json!(false));
     // Both messages echoed, each in its own frame, lengths in UTF-16 units.
-    assert_eq!(lines[1], json!({"message": "~m~8~m~héllo 😀", "binary": false}));
-    assert_eq!(lines[2], json!({"message": "~m~14~m~~j~{\"a\":[1,2]}", "binary": false}));
+    assert_eq!(
+        lines[1],
+        json!({"message": "~m~8~m~héllo 😀", "binary": false})
+    );
+    assert_eq!(
+        lines[2],
+        json!({"message": "~m~14~m~~j~{\"a\":[1,2]}", "binary": false})
+    );
     assert_eq!(lines[3], json!({"pong": "are you there"}));
     assert_eq!(lines[4], json!({"close": 1000, "reason": ""}));
     assert_eq!(lines.len(), 5, "{stdout}");
