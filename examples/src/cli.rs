@@ -66,9 +66,10 @@ impl Args {
         Ok(args)
     }
 
-    /// Default options, logging to stderr unless `--quiet`.
+    /// Default options with the policy port, logging to stderr unless `--quiet`.
     pub fn options(&self) -> Options {
-        let options = Options::default();
+        let mut options = Options::default();
+        options.flash_policy_server = self.policy_port;
         if self.quiet {
             options
         } else {

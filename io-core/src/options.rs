@@ -87,7 +87,11 @@ pub struct Options {
     pub transports: Vec<TransportKind>,
     /// Origin patterns (`host:port`, either part `*`); also the Flash policy's entries.
     pub origins: Origins,
-    /// Answer `<policy-file-request/>` probes inline on the HTTP port (when flashsocket is on).
+    /// The port of a standalone Flash policy server for the adapter to start (the seed's
+    /// `flashPolicyServer`, on 843, which needs root); `None` starts none.
+    pub flash_policy_server: Option<u16>,
+    /// Answer `<policy-file-request/>` probes inline on the HTTP port (when flashsocket is on),
+    /// which is where Flash asks when the policy server does not answer.
     pub inline_flash_policy: bool,
     /// Use `wss://` in hixie WebSocket locations (set it behind a TLS-terminating proxy).
     pub secure: bool,
@@ -102,6 +106,7 @@ impl Options {
             resource: "socket.io".into(),
             transports: TransportKind::ALL.to_vec(),
             origins: Origins::any(),
+            flash_policy_server: Some(843),
             inline_flash_policy: true,
             secure: false,
             limits: Limits::default(),
@@ -147,6 +152,7 @@ impl fmt::Debug for Options {
             .field("resource", &self.resource)
             .field("transports", &self.transports)
             .field("origins", &self.origins)
+            .field("flash_policy_server", &self.flash_policy_server)
             .field("inline_flash_policy", &self.inline_flash_policy)
             .field("secure", &self.secure)
             .field("limits", &self.limits)

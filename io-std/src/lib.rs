@@ -46,7 +46,6 @@ const READ_BUF: usize = 64 * 1024;
 /// or [`spawn`](Self::spawn).
 pub struct Server {
     listener: TcpListener,
-    policy_port: Option<u16>,
     core: io_core::Server,
     callbacks: Callbacks,
 }
@@ -78,6 +77,8 @@ struct Shared {
     events: Mutex<Option<Sender<Event>>>,
     stopping: AtomicBool,
     local_addr: SocketAddr,
+    /// Where the standalone policy listener runs, if it does.
+    policy_addr: Mutex<Option<SocketAddr>>,
     max_pending: usize,
 }
 
@@ -107,17 +108,9 @@ impl Server {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         Ok(Server {
             listener,
-            policy_port: None,
             core,
             callbacks: Callbacks::default(),
         })
-    }
-
-    /// Also serve the Flash socket policy on this port (the seed used 843, which needs
-    /// root). If it cannot be bound, the server logs it and keeps answering inline.
-    pub fn flash_policy_port(mut self, port: Option<u16>) -> Self {
-        self.policy_port = port;
-        self
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -160,6 +153,7 @@ impl Server {
         let max_pending = self.core.options().limits.max_queue;
         let log = self.core.options().log.clone();
         let policy_doc = self.core.policy_document();
+        let policy_port = self.core.options().flash_policy_server;
         let (events_tx, events_rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -170,12 +164,19 @@ impl Server {
             events: Mutex::new(Some(events_tx)),
             stopping: AtomicBool::new(false),
             local_addr,
+            policy_addr: Mutex::new(None),
             max_pending,
         });
         let mut threads = Vec::new();
-        if let Some(port) = self.policy_port {
+        // The seed's flashPolicyServer: if its port cannot be bound, say so and rely on the
+        // inline answers.
+        if let Some(port) = policy_port {
             match TcpListener::bind((local_addr.ip(), port)) {
-                Ok(l) => threads.push(spawn_policy(l, policy_doc, shared.clone())?),
+                Ok(l) => {
+                    *shared.policy_addr.lock().unwrap_or_else(|e| e.into_inner()) =
+                        l.local_addr().ok();
+                    threads.push(spawn_policy(l, policy_doc, shared.clone())?);
+                }
                 Err(e) => {
                     if let Some(log) = &log {
                         log(&format!(
@@ -516,8 +517,15 @@ impl Handle {
                 .take();
         }
         self.shared.timer.notify_all();
-        // Wake the accept loop (blocked in accept) so that it sees the flag.
-        let _ = TcpStream::connect_timeout(&self.shared.local_addr, Duration::from_secs(1));
+        // Wake the accept loops (blocked in accept) so that they see the flag.
+        let policy = *self
+            .shared
+            .policy_addr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        for addr in std::iter::once(self.shared.local_addr).chain(policy) {
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+        }
         self.join();
     }
 

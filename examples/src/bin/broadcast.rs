@@ -7,9 +7,7 @@ fn main() -> std::io::Result<()> {
         eprintln!("broadcast: {e} (try --help)");
         std::process::exit(2)
     });
-    let server = io_std::Server::bind(args.addr(), args.options())?
-        .flash_policy_port(args.policy_port)
-        .on_request(apps::hello);
+    let server = io_std::Server::bind(args.addr(), args.options())?.on_request(apps::hello);
     eprintln!("broadcast server on http://{}/", args.addr());
     apps::broadcast(server).run()
 }

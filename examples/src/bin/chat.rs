@@ -7,9 +7,7 @@ fn main() -> std::io::Result<()> {
         eprintln!("chat: {e} (try --help)");
         std::process::exit(2)
     });
-    let server = io_std::Server::bind(args.addr(), args.options())?
-        .flash_policy_port(args.policy_port)
-        .on_request(apps::chat_pages);
+    let server = io_std::Server::bind(args.addr(), args.options())?.on_request(apps::chat_pages);
     eprintln!("chat server on http://{}/", args.addr());
     apps::chat(server).run()
 }
