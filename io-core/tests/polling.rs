@@ -448,3 +448,66 @@ fn jsonp_from_a_refused_origin_gets_the_alert_and_no_session() {
     assert!(b.events().is_empty());
     assert_eq!(b.server.session_count(), 0);
 }
+
+#[test]
+fn application_disconnect_answers_a_held_poll_and_closes() {
+    let mut b = Bench::with_defaults();
+    let (c, sid) = b.xhr_handshake();
+    b.input(c, get(&poll_path(sid, 2)));
+    b.disconnect(sid).unwrap();
+    let r = b.response(c);
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(b.is_closed(c));
+    assert_eq!(
+        b.events(),
+        vec![Event::Disconnect(sid, DisconnectReason::Server)]
+    );
+    b.advance(secs(60));
+    assert!(b.events().is_empty());
+    assert_eq!(b.server.poll_timeout(), None);
+}
+
+#[test]
+fn http_10_polls_close_after_the_answer() {
+    let mut b = Bench::with_defaults();
+    let c = b.open("GET /socket.io/xhr-polling//1 HTTP/1.0\r\n\r\n");
+    let r = b.response(c);
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(b.is_closed(c));
+    let sid = session_id(&r.body_text());
+    assert_eq!(b.events(), vec![Event::Connect(sid)]);
+    // The session does not depend on the connection.
+    let c = b.open(format!(
+        "GET /socket.io/xhr-polling/{sid}/2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    ));
+    b.send(sid, "x").unwrap();
+    let r = b.response(c);
+    assert_eq!(r.body_text(), "~m~1~m~x");
+    assert_eq!(r.header("connection"), Some("keep-alive"));
+    assert!(!b.is_closed(c));
+}
+
+#[test]
+fn jsonp_post_from_a_refused_origin_is_401() {
+    let mut b = Bench::new(restrictive());
+    let c = b.open(get("/socket.io/jsonp-polling//1/0"));
+    let body = b.response(c).body_text();
+    let sid = session_id(
+        body.strip_prefix("io.JSONP[0]._(\"")
+            .and_then(|s| s.strip_suffix("\");"))
+            .unwrap(),
+    );
+    b.events();
+    b.input(
+        c,
+        post(
+            &format!("/socket.io/jsonp-polling/{sid}/1/0"),
+            &frame("x"),
+            "Origin: http://evil.example\r\n",
+        ),
+    );
+    assert_eq!(b.response(c).status, 401);
+    assert!(b.events().is_empty());
+}

@@ -585,3 +585,25 @@ fn shutdown_disconnects_every_session_once() {
     b.advance(secs(60));
     assert!(b.events().is_empty());
 }
+
+#[test]
+fn too_much_input_behind_a_held_poll_closes_the_connection() {
+    let mut opts = Options::default();
+    opts.limits.max_head = 256;
+    opts.limits.max_body = 64;
+    let mut b = Bench::new(opts);
+    let (c, sid) = b.xhr_handshake();
+    b.input(c, get(&format!("/socket.io/xhr-polling/{sid}/2")));
+    b.input(c, "x".repeat(300));
+    assert!(!b.is_closed(c));
+    b.input(c, "x".repeat(30));
+    assert!(b.is_closed(c));
+    assert!(b.received(c).is_empty());
+    // The session lost its poll, not its life.
+    assert!(!b.server.session(sid).unwrap().open);
+    b.advance(secs(8));
+    assert_eq!(
+        b.disconnects(),
+        vec![(sid, DisconnectReason::TransportClosed)]
+    );
+}

@@ -394,3 +394,40 @@ fn no_inline_policy_without_flashsocket() {
 fn opts_request_timeout() -> std::time::Duration {
     Options::default().limits.request_timeout
 }
+
+#[test]
+fn hixie76_without_key3_is_closed_silently() {
+    let mut opts = Options::default();
+    opts.limits.request_timeout = secs(5);
+    let mut b = Bench::new(opts);
+    let c = b.open(hixie76_request("/socket.io/websocket"));
+    b.take(c);
+    b.advance(secs(5));
+    assert!(b.is_closed(c));
+    assert!(b.received(c).is_empty());
+    assert!(b.events().is_empty());
+    assert_eq!(b.server.session_count(), 0);
+}
+
+#[test]
+fn a_new_socket_for_a_session_replaces_the_open_one() {
+    let mut opts = Options::default();
+    opts.transport_options_mut(TransportKind::WebSocket)
+        .close_timeout = secs(5);
+    let mut b = Bench::new(opts);
+    let (old, sid) = b.ws_session("/socket.io/websocket");
+    let new = b.open(ws_request(&format!("/socket.io/websocket/{sid}"), WS_KEY));
+    let out = server_frames(&b.take(old));
+    assert_eq!(out.len(), 1);
+    assert_eq!(close_code(&out[0]), 1000);
+    assert!(b.is_closed(old));
+    assert_eq!(b.response_head(new).status, 101);
+    assert!(
+        b.received(new).is_empty(),
+        "the id went out on the first socket"
+    );
+    b.send(sid, "to the new one").unwrap();
+    assert_eq!(server_texts(&b.take(new)), vec![frame("to the new one")]);
+    assert!(b.events().is_empty());
+    assert_eq!(b.server.session(sid).unwrap().connections, 2);
+}
