@@ -873,14 +873,17 @@
     return secure ? 443 : 80;
   }
 
-  /** Option defaults, with per-transport options merged one level deep. */
+  /**
+   * Option defaults, with per-transport options merged one level deep. An option given as
+   * `undefined` keeps its default.
+   */
   function resolveOptions(options) {
     const page = pageLocation();
-    const given = options || {};
+    const given = {};
+    for (const [key, value] of Object.entries(options || {})) if (value !== undefined) given[key] = value;
     const secure = hasOwn(given, 'secure') ? !!given.secure : page.protocol === 'https:';
     const resolved = Object.assign(
       {
-        secure,
         port: page.port || defaultPort(secure),
         resource: 'socket.io',
         transports: DEFAULT_TRANSPORTS.slice(),
