@@ -1107,10 +1107,12 @@ impl Server {
     /// Disconnect: the session is forgotten, its transport closed, and the application
     /// told once.
     fn end_session(&mut self, sid: SessionId, reason: DisconnectReason, now: Instant) {
-        let Some(mut s) = self.sessions.remove(&sid) else {
+        // The transport is closed while the session is still in the map, so that
+        // `close_transport` can tell an htmlfile stream from a multipart one.
+        let Some(attached) = self.sessions.get_mut(&sid).map(|s| s.attached.take()) else {
             return;
         };
-        if let Some(att) = s.attached.take() {
+        if let Some(att) = attached {
             let code = if reason == DisconnectReason::Shutdown {
                 1001
             } else {
@@ -1118,6 +1120,9 @@ impl Server {
             };
             self.close_transport(att, code, now);
         }
+        let Some(s) = self.sessions.remove(&sid) else {
+            return;
+        };
         self.log(format_args!("session {sid} disconnected: {reason}"));
         if s.handshaked {
             self.events.push_back(Event::Disconnect(sid, reason));
