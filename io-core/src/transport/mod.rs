@@ -128,7 +128,9 @@ impl Cors {
 ///
 /// JSON escaping alone lets `</script>` through (the reference's htmlfile XSS); escaping
 /// `<`, `>` and `&` closes that, and U+2028/U+2029 are escaped because older JavaScript
-/// engines end a string literal at them.
+/// engines end a string literal at them. Everything outside printable ASCII is escaped
+/// too, so the result means the same whatever charset the browser guesses for the
+/// document or script (htmlfile and JSONP responses name none, as in the original).
 pub fn script_string(payload: &str) -> String {
     let mut out = String::with_capacity(payload.len() + 2);
     out.push('"');
@@ -144,7 +146,12 @@ pub fn script_string(payload: &str) -> String {
             '&' => out.push_str("\\u0026"),
             '\u{2028}' => out.push_str("\\u2028"),
             '\u{2029}' => out.push_str("\\u2029"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
             c => out.push(c),
         }
     }
@@ -187,6 +194,7 @@ mod tests {
         fn script_string_is_json_and_has_no_markup(s in "\\PC*") {
             let lit = script_string(&s);
             proptest::prop_assert!(!lit.contains('<') && !lit.contains('>') && !lit.contains('&'));
+            proptest::prop_assert!(lit.bytes().all(|b| (0x20..0x7f).contains(&b)));
             let back: String = serde_json::from_str(&lit).unwrap();
             proptest::prop_assert_eq!(back, s);
         }
