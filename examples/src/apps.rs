@@ -3,13 +3,33 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use io_std::{Message, Request, Response, Server};
+use io_core::{Message, Request, Response};
 use serde_json::{json, Value};
+
+use crate::adapter::{Client, Server};
+
+/// Which example behaviour to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum App {
+    Chat,
+    Echo,
+    Broadcast,
+}
+
+impl App {
+    pub fn attach<S: Server>(self, server: S) -> S {
+        match self {
+            App::Chat => chat(server.on_request(chat_pages)),
+            App::Echo => echo(server.on_request(hello)),
+            App::Broadcast => broadcast(server.on_request(hello)),
+        }
+    }
+}
 
 /// The seed's chat demo: a newcomer gets the last 15 messages, everyone else hears who
 /// came and went, and each message goes to every other client as
 /// `{"message": ["<id>", message]}`.
-pub fn chat(server: Server) -> Server {
+pub fn chat<S: Server>(server: S) -> S {
     let buffer: Arc<Mutex<VecDeque<Value>>> = Arc::default();
     let on_connect = buffer.clone();
     server
@@ -38,14 +58,14 @@ pub fn chat(server: Server) -> Server {
 }
 
 /// Each message goes back to its sender unchanged.
-pub fn echo(server: Server) -> Server {
+pub fn echo<S: Server>(server: S) -> S {
     server.on_message(|client, msg| {
         let _ = client.send(msg);
     })
 }
 
 /// Each message goes to every other client unchanged.
-pub fn broadcast(server: Server) -> Server {
+pub fn broadcast<S: Server>(server: S) -> S {
     server.on_message(|client, msg| client.broadcast(msg))
 }
 

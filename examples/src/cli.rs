@@ -1,10 +1,13 @@
 //! The command line every example server takes.
 
+use std::io;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use io_std::Options;
+use io_core::Options;
 
-/// `--port N --host ADDR --policy-port N --adapter std --quiet`
+use crate::apps::App;
+
+/// `--port N --host ADDR --policy-port N --adapter smol|std --quiet`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     pub port: u16,
@@ -17,6 +20,7 @@ pub struct Args {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
+    Smol,
     Std,
 }
 
@@ -24,7 +28,7 @@ const USAGE: &str = "options:
   --port N          HTTP port (default 8080)
   --host ADDR       address to bind (default 127.0.0.1)
   --policy-port N   Flash policy port (default 843; 0 turns it off)
-  --adapter NAME    std (default std)
+  --adapter NAME    smol or std (default smol)
   --quiet           no log lines";
 
 impl Args {
@@ -38,7 +42,7 @@ impl Args {
             port: 8080,
             host: "127.0.0.1".into(),
             policy_port: Some(843),
-            adapter: Adapter::Std,
+            adapter: Adapter::Smol,
             quiet: false,
         };
         while let Some(arg) = p.next()? {
@@ -51,8 +55,11 @@ impl Args {
                 }
                 Long("adapter") => {
                     args.adapter = match p.value()?.string()?.as_str() {
+                        "smol" => Adapter::Smol,
                         "std" => Adapter::Std,
-                        other => return Err(format!("unknown adapter {other:?}; use std").into()),
+                        other => {
+                            return Err(format!("unknown adapter {other:?}; use smol or std").into())
+                        }
                     }
                 }
                 Long("quiet") => args.quiet = true,
@@ -80,6 +87,25 @@ impl Args {
     pub fn addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+
+    /// Runs `app` on the chosen adapter until the process ends.
+    pub fn run(&self, app: App) -> io::Result<()> {
+        eprintln!(
+            "{app:?} server on http://{}/ ({:?})",
+            self.addr(),
+            self.adapter
+        );
+        match self.adapter {
+            Adapter::Std => app
+                .attach(io_std::Server::bind(self.addr(), self.options())?)
+                .run(),
+            Adapter::Smol => smol::block_on(async {
+                app.attach(io_smol::Server::bind(self.addr(), self.options()).await?)
+                    .run()
+                    .await
+            }),
+        }
+    }
 }
 
 fn timestamp() -> String {
@@ -106,6 +132,8 @@ mod tests {
         );
         let a = parse(&["--port", "9000", "--policy-port", "0", "--adapter", "std"]).unwrap();
         assert_eq!((a.port, a.policy_port), (9000, None));
+        assert_eq!(a.adapter, Adapter::Std);
+        assert_eq!(parse(&[]).unwrap().adapter, Adapter::Smol);
         assert!(parse(&["--adapter", "tokio"]).is_err());
         assert!(parse(&["--port", "x"]).is_err());
     }

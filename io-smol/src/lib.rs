@@ -1,1 +1,593 @@
-//! Adapter.
+//! An async adapter for `io-core` on smol: one task reads each connection, one writes it,
+//! one sleeps until the core's next deadline, and one calls the application's callbacks in
+//! order. The core sits behind one short-held lock.
+//!
+//! ```no_run
+//! use io_smol::{Options, Response, Server};
+//!
+//! smol::block_on(async {
+//!     Server::bind("127.0.0.1:8080", Options::default())
+//!         .await?
+//!         .on_request(|_req| Response::with_body(200, "text/html", "<h1>Hello world</h1>"))
+//!         .on_message(|client, msg| {
+//!             let _ = client.send(msg); // echo
+//!         })
+//!         .run()
+//!         .await
+//! })
+//! # ; Ok::<(), std::io::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use smol::channel::{self, Receiver, Sender};
+use smol::future::FutureExt;
+use smol::io::{AsyncReadExt, AsyncWriteExt};
+use smol::net::{TcpListener, TcpStream};
+use smol::{Task, Timer};
+
+pub use io_core::{
+    ConnId, DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
+    TransportKind,
+};
+
+type RequestFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;
+type ConnectFn = Box<dyn Fn(Client) + Send + Sync>;
+type MessageFn = Box<dyn Fn(Client, Message) + Send + Sync>;
+type DisconnectFn = Box<dyn Fn(Client, DisconnectReason) + Send + Sync>;
+
+/// Read buffer per connection; large, so that a burst is one core call.
+const READ_BUF: usize = 64 * 1024;
+
+/// A server bound to an address, not yet running.
+pub struct Server {
+    listener: TcpListener,
+    core: io_core::Server,
+    callbacks: Callbacks,
+}
+
+#[derive(Default)]
+struct Callbacks {
+    request: Option<RequestFn>,
+    connect: Option<ConnectFn>,
+    message: Option<MessageFn>,
+    disconnect: Option<DisconnectFn>,
+}
+
+struct Inner {
+    core: io_core::Server,
+    writers: HashMap<ConnId, Writer>,
+}
+
+struct Writer {
+    tx: Sender<(Vec<Bytes>, bool)>,
+    /// Bytes handed to the writer task and not yet written.
+    pending: Arc<AtomicUsize>,
+    stream: TcpStream,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    /// Wakes the timer task when the next deadline may have moved.
+    wake_timer: Sender<()>,
+    events: Mutex<Option<Sender<Event>>>,
+    stopping: AtomicBool,
+    /// Tells the accept loops to stop.
+    stop: Sender<()>,
+    local_addr: SocketAddr,
+    max_pending: usize,
+}
+
+/// A running server: broadcast, list clients, shut down. Cheap to clone.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+    /// Closed once the callbacks of the last events have run.
+    done: Receiver<()>,
+}
+
+/// One session, as the application holds it. Cheap to clone, usable from any task or
+/// thread.
+#[derive(Clone)]
+pub struct Client {
+    id: SessionId,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds `addr`; requests outside the resource go to [`on_request`](Self::on_request).
+    pub async fn bind(addr: impl ToSocketAddrs, options: Options) -> io::Result<Server> {
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+        Server::from_listener(TcpListener::bind(&addrs[..]).await?, options)
+    }
+
+    /// Serves on a listener the application already has.
+    pub fn from_listener(listener: TcpListener, options: Options) -> io::Result<Server> {
+        let core = io_core::Server::new(options)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(Server {
+            listener,
+            core,
+            callbacks: Callbacks::default(),
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Answers every request that is not Socket.IO's. Without it they get a 404.
+    pub fn on_request(mut self, f: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Self {
+        self.callbacks.request = Some(Box::new(f));
+        self
+    }
+
+    pub fn on_connect(mut self, f: impl Fn(Client) + Send + Sync + 'static) -> Self {
+        self.callbacks.connect = Some(Box::new(f));
+        self
+    }
+
+    pub fn on_message(mut self, f: impl Fn(Client, Message) + Send + Sync + 'static) -> Self {
+        self.callbacks.message = Some(Box::new(f));
+        self
+    }
+
+    pub fn on_disconnect(
+        mut self,
+        f: impl Fn(Client, DisconnectReason) + Send + Sync + 'static,
+    ) -> Self {
+        self.callbacks.disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Runs until [`Handle::shutdown`].
+    pub async fn run(self) -> io::Result<()> {
+        self.spawn()?.stopped().await;
+        Ok(())
+    }
+
+    /// Starts the server's tasks on smol's global executor and returns at once.
+    pub fn spawn(self) -> io::Result<Handle> {
+        let local_addr = self.listener.local_addr()?;
+        let max_pending = self.core.options().limits.max_queue;
+        let log = self.core.options().log.clone();
+        let policy_port = self.core.options().flash_policy_server;
+        let policy_doc = self.core.policy_document();
+        let (events_tx, events_rx) = channel::unbounded();
+        let (wake_tx, wake_rx) = channel::bounded(1);
+        let (stop_tx, stop_rx) = channel::bounded::<()>(1);
+        let (done_tx, done_rx) = channel::bounded::<()>(1);
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                core: self.core,
+                writers: HashMap::new(),
+            }),
+            wake_timer: wake_tx,
+            events: Mutex::new(Some(events_tx)),
+            stopping: AtomicBool::new(false),
+            stop: stop_tx,
+            local_addr,
+            max_pending,
+        });
+        // The seed's flashPolicyServer: if its port cannot be bound, say so and rely on the
+        // inline answers.
+        if let Some(port) = policy_port {
+            match std::net::TcpListener::bind((local_addr.ip(), port))
+                .and_then(TcpListener::try_from)
+            {
+                Ok(l) => smol::spawn(policy_loop(l, policy_doc, stop_rx.clone())).detach(),
+                Err(e) => {
+                    if let Some(log) = &log {
+                        log(&format!(
+                            "cannot serve the Flash policy on port {port} ({e}); \
+                             answering policy requests inline instead"
+                        ));
+                    }
+                }
+            }
+        }
+        smol::spawn(timer_loop(shared.clone(), wake_rx)).detach();
+        let callbacks = self.callbacks;
+        let s = shared.clone();
+        smol::spawn(async move {
+            dispatch_loop(s, events_rx, callbacks).await;
+            drop(done_tx);
+        })
+        .detach();
+        smol::spawn(accept_loop(shared.clone(), self.listener, stop_rx)).detach();
+        Ok(Handle {
+            shared,
+            done: done_rx,
+        })
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic in another task must not take the whole server down with it.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Carries out everything the core asked for. Called with the lock held, after every
+    /// input; writes go to the writer tasks, so nothing here waits on a socket.
+    fn drain(&self, inner: &mut Inner) {
+        while let Some(t) = inner.core.poll_transmit() {
+            let len: usize = t.data.iter().map(Bytes::len).sum();
+            let Some(w) = inner.writers.get(&t.conn) else {
+                continue;
+            };
+            let backlog = w.pending.fetch_add(len, Ordering::AcqRel) + len;
+            let sent = w.tx.try_send((t.data, t.close)).is_ok();
+            if t.close {
+                inner.writers.remove(&t.conn);
+            } else if !sent || backlog > self.max_pending {
+                // The peer does not read what we write: cut it off rather than buffer
+                // without end. The core hears of it like any other vanished peer.
+                if let Some(w) = inner.writers.remove(&t.conn) {
+                    let _ = w.stream.shutdown(std::net::Shutdown::Both);
+                }
+                inner.core.handle_closed(t.conn, Instant::now());
+            }
+        }
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(e) = inner.core.poll_event() {
+            if let Some(tx) = events.as_ref() {
+                let _ = tx.try_send(e);
+            }
+        }
+        let _ = self.wake_timer.try_send(());
+    }
+
+    /// Runs one input against the core and carries out its outputs.
+    fn with_core<T>(&self, f: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
+        let mut inner = self.lock();
+        let out = f(&mut inner.core, Instant::now());
+        self.drain(&mut inner);
+        out
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, stop: Receiver<()>) {
+    loop {
+        let accepted = async { Some(listener.accept().await) }
+            .or(async {
+                let _ = stop.recv().await;
+                None
+            })
+            .await;
+        match accepted {
+            None => break,
+            Some(Ok((stream, _))) => {
+                let _ = stream.set_nodelay(true);
+                start_connection(&shared, stream);
+            }
+            // Out of file descriptors and the like: back off instead of spinning.
+            Some(Err(_)) => {
+                Timer::after(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+fn start_connection(shared: &Arc<Shared>, stream: TcpStream) {
+    let (tx, rx) = channel::unbounded();
+    let pending = Arc::new(AtomicUsize::new(0));
+    let conn = {
+        let mut inner = shared.lock();
+        let conn = inner.core.handle_connection(Instant::now());
+        inner.writers.insert(
+            conn,
+            Writer {
+                tx,
+                pending: pending.clone(),
+                stream: stream.clone(),
+            },
+        );
+        shared.drain(&mut inner);
+        conn
+    };
+    let writer: Task<()> = smol::spawn(write_loop(
+        shared.clone(),
+        conn,
+        stream.clone(),
+        rx,
+        pending,
+    ));
+    writer.detach();
+    smol::spawn(read_loop(shared.clone(), conn, stream)).detach();
+}
+
+async fn read_loop(shared: Arc<Shared>, conn: ConnId, mut stream: TcpStream) {
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => shared.with_core(|core, now| core.handle_bytes(conn, &buf[..n], now)),
+        }
+    }
+    shared.with_core(|core, now| core.handle_closed(conn, now));
+    let mut inner = shared.lock();
+    if let Some(w) = inner.writers.remove(&conn) {
+        let _ = w.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+async fn write_loop(
+    shared: Arc<Shared>,
+    conn: ConnId,
+    mut stream: TcpStream,
+    rx: Receiver<(Vec<Bytes>, bool)>,
+    pending: Arc<AtomicUsize>,
+) {
+    while let Ok((mut data, mut close)) = rx.recv().await {
+        // Whatever else is already waiting goes out in the same vectored write.
+        while !close {
+            match rx.try_recv() {
+                Ok((more, c)) => {
+                    data.extend(more);
+                    close = c;
+                }
+                Err(_) => break,
+            }
+        }
+        let len: usize = data.iter().map(Bytes::len).sum();
+        if write_all_vectored(&mut stream, &data).await.is_err() {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            shared.with_core(|core, now| core.handle_closed(conn, now));
+            return;
+        }
+        pending.fetch_sub(len, Ordering::AcqRel);
+        if close {
+            let _ = stream.flush().await;
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    }
+}
+
+async fn write_all_vectored(stream: &mut TcpStream, data: &[Bytes]) -> io::Result<()> {
+    let mut bufs: Vec<&[u8]> = data
+        .iter()
+        .map(|b| &b[..])
+        .filter(|b| !b.is_empty())
+        .collect();
+    let mut first = 0;
+    while first < bufs.len() {
+        let slices: Vec<IoSlice<'_>> = bufs[first..].iter().map(|b| IoSlice::new(b)).collect();
+        let mut n = stream.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        while first < bufs.len() && n >= bufs[first].len() {
+            n -= bufs[first].len();
+            first += 1;
+        }
+        if n > 0 {
+            bufs[first] = &bufs[first][n..];
+        }
+    }
+    Ok(())
+}
+
+async fn timer_loop(shared: Arc<Shared>, wake: Receiver<()>) {
+    while !shared.stopping.load(Ordering::Acquire) {
+        let next = {
+            let mut inner = shared.lock();
+            let now = Instant::now();
+            match inner.core.poll_timeout() {
+                Some(at) if at <= now => {
+                    inner.core.handle_timeout(now);
+                    shared.drain(&mut inner);
+                    continue;
+                }
+                other => other,
+            }
+        };
+        let woken = async {
+            let _ = wake.recv().await;
+        };
+        match next {
+            Some(at) => {
+                woken
+                    .or(async {
+                        Timer::at(at).await;
+                    })
+                    .await
+            }
+            None => woken.await,
+        }
+    }
+}
+
+async fn dispatch_loop(shared: Arc<Shared>, events: Receiver<Event>, cb: Callbacks) {
+    let client = |id| Client {
+        id,
+        shared: shared.clone(),
+    };
+    while let Ok(event) = events.recv().await {
+        match event {
+            Event::Connect(id) => {
+                if let Some(f) = &cb.connect {
+                    f(client(id));
+                }
+            }
+            Event::Message(id, msg) => {
+                if let Some(f) = &cb.message {
+                    f(client(id), msg);
+                }
+            }
+            Event::Disconnect(id, reason) => {
+                if let Some(f) = &cb.disconnect {
+                    f(client(id), reason);
+                }
+            }
+            Event::Request(conn, req) => {
+                let resp = match &cb.request {
+                    Some(f) => f(&req),
+                    None => Response::with_body(404, "text/plain", "Not Found"),
+                };
+                shared.with_core(|core, now| {
+                    let _ = core.respond(conn, resp, now);
+                });
+            }
+        }
+    }
+}
+
+async fn policy_loop(listener: TcpListener, doc: Bytes, stop: Receiver<()>) {
+    loop {
+        let accepted = async { listener.accept().await.ok() }
+            .or(async {
+                let _ = stop.recv().await;
+                None
+            })
+            .await;
+        let Some((mut stream, _)) = accepted else {
+            if stop.is_closed() {
+                return;
+            }
+            continue;
+        };
+        let doc = doc.clone();
+        // Read the probe before answering (the reference answered blindly), but never wait
+        // on a silent peer for long.
+        smol::spawn(async move {
+            let mut probe = [0u8; 23];
+            let mut got = 0;
+            let read = async {
+                while got < probe.len() {
+                    match stream.read(&mut probe[got..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got += n,
+                    }
+                }
+            };
+            read.or(async {
+                Timer::after(Duration::from_secs(3)).await;
+            })
+            .await;
+            if io_core::policy::classify(&probe[..got]) == io_core::policy::Probe::Policy {
+                let _ = stream.write_all(&doc).await;
+            }
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        })
+        .detach();
+    }
+}
+
+impl Handle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Sends to every connected client but those in `except`.
+    pub fn broadcast(&self, msg: impl Into<Message>, except: &[SessionId]) {
+        let msg = msg.into();
+        self.shared
+            .with_core(|core, now| core.broadcast(&msg, except, now));
+    }
+
+    /// Every connected client (the seed's `listener.clients`).
+    pub fn clients(&self) -> Vec<Client> {
+        let inner = self.shared.lock();
+        inner
+            .core
+            .clients()
+            .map(|id| Client {
+                id,
+                shared: self.shared.clone(),
+            })
+            .collect()
+    }
+
+    pub fn client(&self, id: SessionId) -> Option<Client> {
+        let inner = self.shared.lock();
+        inner.core.session(id).map(|_| Client {
+            id,
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// Ends every session (each with a disconnect callback), closes every connection and
+    /// stops accepting. Await [`stopped`](Self::stopped) for the callbacks to have run.
+    pub fn shutdown(&self) {
+        if self.shared.stopping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mut inner = self.shared.lock();
+        inner.core.shutdown(Instant::now());
+        self.shared.drain(&mut inner);
+        // No more events: the dispatcher ends once it has delivered what is queued.
+        self.shared
+            .events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        self.shared.stop.close();
+        self.shared.wake_timer.close();
+    }
+
+    /// Completes once the server has shut down and the last callbacks have run.
+    pub async fn stopped(&self) {
+        let _ = self.done.recv().await;
+    }
+}
+
+impl Client {
+    pub fn session_id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Whether the session is still alive (it may be between two polls).
+    pub fn connected(&self) -> bool {
+        self.shared.lock().core.session(self.id).is_some()
+    }
+
+    /// How many times a transport has attached to this session.
+    pub fn connections(&self) -> u32 {
+        self.shared
+            .lock()
+            .core
+            .session(self.id)
+            .map_or(0, |s| s.connections)
+    }
+
+    pub fn transport(&self) -> Option<TransportKind> {
+        self.shared
+            .lock()
+            .core
+            .session(self.id)
+            .map(|s| s.transport)
+    }
+
+    pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let msg = msg.into();
+        self.shared
+            .with_core(|core, now| core.send(self.id, &msg, now))
+    }
+
+    /// Sends to every other client.
+    pub fn broadcast(&self, msg: impl Into<Message>) {
+        let msg = msg.into();
+        self.shared
+            .with_core(|core, now| core.broadcast(&msg, &[self.id], now));
+    }
+
+    pub fn disconnect(&self) -> Result<(), Error> {
+        self.shared
+            .with_core(|core, now| core.disconnect(self.id, now))
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("id", &self.id).finish()
+    }
+}

@@ -1,61 +1,112 @@
-//! Our own example servers, run in-process on a free port.
+//! Our own example servers, run in-process on a free port, on either adapter.
 
 use std::net::TcpListener;
 use std::time::Duration;
 
-use io_std::{Options, TransportKind};
+use examples::adapter::Server;
+use io_core::{Options, TransportKind};
 
 use crate::reference::Target;
+
+/// Which adapter runs the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    Smol,
+    Std,
+}
+
+pub const ADAPTERS: [Adapter; 2] = [Adapter::Smol, Adapter::Std];
+
+enum Running {
+    Smol(io_smol::Handle),
+    Std(io_std::Handle),
+}
 
 /// A running server of ours; shut down on drop.
 pub struct Ours {
     pub target: Target,
-    handle: io_std::Handle,
+    running: Running,
 }
 
 impl Ours {
-    pub fn handle(&self) -> &io_std::Handle {
-        &self.handle
+    /// Ends every session and waits until the disconnect callbacks have run.
+    pub fn shutdown(&self) {
+        match &self.running {
+            Running::Smol(h) => {
+                h.shutdown();
+                smol::block_on(h.stopped());
+            }
+            Running::Std(h) => h.shutdown(),
+        }
+    }
+
+    pub fn session_count(&self) -> usize {
+        match &self.running {
+            Running::Smol(h) => h.clients().len(),
+            Running::Std(h) => h.clients().len(),
+        }
     }
 }
 
 impl Drop for Ours {
     fn drop(&mut self) {
-        self.handle.shutdown();
+        self.shutdown();
     }
 }
 
-/// Starts `mode` (`chat`, `echo` or `broadcast`), answering requests outside the resource
-/// with `<h1>Hello world</h1>` as the reference harness does, with the reference's
+/// Starts `mode` (`chat`, `echo` or `broadcast`) on io-smol, answering requests outside the
+/// resource with `<h1>Hello world</h1>` as the reference harness does, with the reference's
 /// `transportOptions` JSON (camelCase keys, milliseconds) applied.
 pub fn ours(mode: &str, transport_options_json: &str) -> Ours {
-    ours_with(mode, options_from_reference_json(transport_options_json))
+    ours_on(
+        Adapter::Smol,
+        mode,
+        options_from_reference_json(transport_options_json),
+    )
 }
 
-pub fn ours_with(mode: &str, options: Options) -> Ours {
+/// The same on a chosen adapter with options of our own.
+pub fn ours_on(adapter: Adapter, mode: &str, options: Options) -> Ours {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let addr = listener.local_addr().expect("local address");
-    let server = io_std::Server::from_listener(listener, options)
-        .expect("valid options")
-        .on_request(examples::apps::hello);
-    let server = match mode {
+    let running = match adapter {
+        Adapter::Smol => {
+            let listener = smol::net::TcpListener::try_from(listener).expect("async listener");
+            let server = io_smol::Server::from_listener(listener, options).expect("valid options");
+            Running::Smol(app(mode, server).spawn().expect("start the server"))
+        }
+        Adapter::Std => {
+            let server = io_std::Server::from_listener(listener, options).expect("valid options");
+            Running::Std(app(mode, server).spawn().expect("start the server"))
+        }
+    };
+    Ours {
+        target: Target::external(addr),
+        running,
+    }
+}
+
+fn app<S: Server>(mode: &str, server: S) -> S {
+    let server = server.on_request(examples::apps::hello);
+    match mode {
         "chat" => examples::apps::chat(server),
         "echo" => examples::apps::echo(server),
         "broadcast" => examples::apps::broadcast(server),
         other => panic!("unknown mode {other:?}"),
-    };
-    let handle = server.spawn().expect("start the server");
-    Ours {
-        target: Target::external(addr),
-        handle,
     }
+}
+
+/// Default options for tests: no standalone policy listener, since tests run in parallel
+/// and only one of them could take its port.
+pub fn test_options() -> Options {
+    let mut options = Options::default();
+    options.flash_policy_server = None;
+    options
 }
 
 /// Our `Options` for the reference's `transportOptions` JSON.
 pub fn options_from_reference_json(json: &str) -> Options {
-    let mut options = Options::default();
-    // Tests run in parallel: none of them may take the one policy port.
-    options.flash_policy_server = None;
+    let mut options = test_options();
     if json.trim().is_empty() {
         return options;
     }

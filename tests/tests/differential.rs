@@ -3,7 +3,8 @@
 //! differences listed here, each of which fixes a defect named in PROTOCOL.md §10. A
 //! listed difference that no longer occurs fails the test too, so the list stays true.
 
-use tests::{assert_same_transcript, ours::ours, reference, scripts};
+use tests::ours::{options_from_reference_json, ours_on, ADAPTERS};
+use tests::{assert_same_transcript, reference, scripts};
 
 /// One deliberate difference: these consecutive reference lines read as `ours` in our
 /// transcript.
@@ -157,11 +158,15 @@ fn differential(name: &str) {
         let target = reference("chat", script.transport_options);
         (script.run)(target.addr)
     };
-    let mine = {
-        let server = ours("chat", script.transport_options);
-        (script.run)(server.target.addr)
-    };
-    assert_same_transcript(name, &expected(name, &theirs), &mine);
+    let expected = expected(name, &theirs);
+    for adapter in ADAPTERS {
+        let mine = {
+            let options = options_from_reference_json(script.transport_options);
+            let server = ours_on(adapter, "chat", options);
+            (script.run)(server.target.addr)
+        };
+        assert_same_transcript(&format!("{name} on {adapter:?}"), &expected, &mine);
+    }
 }
 
 #[test]

@@ -1,13 +1,11 @@
 //! The broadcast example server. `cargo run --release -p examples --bin broadcast -- --help`
 
-use examples::{apps, cli::Args};
+use examples::{apps::App, cli::Args};
 
 fn main() -> std::io::Result<()> {
     let args = Args::parse().unwrap_or_else(|e| {
         eprintln!("broadcast: {e} (try --help)");
         std::process::exit(2)
     });
-    let server = io_std::Server::bind(args.addr(), args.options())?.on_request(apps::hello);
-    eprintln!("broadcast server on http://{}/", args.addr());
-    apps::broadcast(server).run()
+    args.run(App::Broadcast)
 }
