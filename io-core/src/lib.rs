@@ -43,6 +43,7 @@ pub mod codec;
 mod conn;
 pub mod error;
 pub mod http;
+pub mod hub;
 pub mod message;
 pub mod options;
 pub mod origin;

@@ -19,29 +19,24 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use io_core::hub::{Backlog, Callbacks, Hub, Outbox};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
-use smol::{Task, Timer};
+use smol::Timer;
 
 pub use io_core::{
     ConnId, DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
     TransportKind,
 };
-
-type RequestFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;
-type ConnectFn = Box<dyn Fn(Client) + Send + Sync>;
-type MessageFn = Box<dyn Fn(Client, Message) + Send + Sync>;
-type DisconnectFn = Box<dyn Fn(Client, DisconnectReason) + Send + Sync>;
 
 /// Read buffer per connection; large, so that a burst is one core call.
 const READ_BUF: usize = 64 * 1024;
@@ -50,31 +45,27 @@ const READ_BUF: usize = 64 * 1024;
 pub struct Server {
     listener: TcpListener,
     core: io_core::Server,
-    callbacks: Callbacks,
+    callbacks: Callbacks<Client>,
 }
 
-#[derive(Default)]
-struct Callbacks {
-    request: Option<RequestFn>,
-    connect: Option<ConnectFn>,
-    message: Option<MessageFn>,
-    disconnect: Option<DisconnectFn>,
-}
-
-struct Inner {
-    core: io_core::Server,
-    writers: HashMap<ConnId, Writer>,
-}
-
+/// A connection's writer task, as the hub sees it.
 struct Writer {
     tx: Sender<(Vec<Bytes>, bool)>,
-    /// Bytes handed to the writer task and not yet written.
-    pending: Arc<AtomicUsize>,
     stream: TcpStream,
 }
 
+impl Outbox for Writer {
+    fn push(&self, data: Vec<Bytes>, close: bool) -> bool {
+        self.tx.try_send((data, close)).is_ok()
+    }
+
+    fn abort(&self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
 struct Shared {
-    inner: Mutex<Inner>,
+    hub: Mutex<Hub<Writer>>,
     /// Wakes the timer task when the next deadline may have moved.
     wake_timer: Sender<()>,
     events: Mutex<Option<Sender<Event>>>,
@@ -82,7 +73,6 @@ struct Shared {
     /// Tells the accept loops to stop.
     stop: Sender<()>,
     local_addr: SocketAddr,
-    max_pending: usize,
 }
 
 /// A running server: broadcast, list clients, shut down. Cheap to clone.
@@ -156,7 +146,6 @@ impl Server {
     /// Starts the server's tasks on smol's global executor and returns at once.
     pub fn spawn(self) -> io::Result<Handle> {
         let local_addr = self.listener.local_addr()?;
-        let max_pending = self.core.options().limits.max_queue;
         let log = self.core.options().log.clone();
         let policy_port = self.core.options().flash_policy_server;
         let policy_doc = self.core.policy_document();
@@ -165,16 +154,12 @@ impl Server {
         let (stop_tx, stop_rx) = channel::bounded::<()>(1);
         let (done_tx, done_rx) = channel::bounded::<()>(1);
         let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner {
-                core: self.core,
-                writers: HashMap::new(),
-            }),
+            hub: Mutex::new(Hub::new(self.core)),
             wake_timer: wake_tx,
             events: Mutex::new(Some(events_tx)),
             stopping: AtomicBool::new(false),
             stop: stop_tx,
             local_addr,
-            max_pending,
         });
         // The seed's flashPolicyServer: if its port cannot be bound, say so and rely on the
         // inline answers.
@@ -210,47 +195,32 @@ impl Server {
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Hub<Writer>> {
         // A panic in another task must not take the whole server down with it.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.hub.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Carries out everything the core asked for. Called with the lock held, after every
-    /// input; writes go to the writer tasks, so nothing here waits on a socket.
-    fn drain(&self, inner: &mut Inner) {
-        while let Some(t) = inner.core.poll_transmit() {
-            let len: usize = t.data.iter().map(Bytes::len).sum();
-            let Some(w) = inner.writers.get(&t.conn) else {
-                continue;
-            };
-            let backlog = w.pending.fetch_add(len, Ordering::AcqRel) + len;
-            let sent = w.tx.try_send((t.data, t.close)).is_ok();
-            if t.close {
-                inner.writers.remove(&t.conn);
-            } else if !sent || backlog > self.max_pending {
-                // The peer does not read what we write: cut it off rather than buffer
-                // without end. The core hears of it like any other vanished peer.
-                if let Some(w) = inner.writers.remove(&t.conn) {
-                    let _ = w.stream.shutdown(std::net::Shutdown::Both);
-                }
-                inner.core.handle_closed(t.conn, Instant::now());
-            }
-        }
+    /// Runs one input against the core and carries out its outputs: writes go to the
+    /// writer tasks, so nothing here waits on a socket; events go to the dispatcher.
+    fn with_core<T>(&self, input: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
+        let mut hub = self.lock();
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(e) = inner.core.poll_event() {
-            if let Some(tx) = events.as_ref() {
-                let _ = tx.try_send(e);
-            }
-        }
+        let out = hub.with_core(Instant::now(), input, |e| emit(&events, e));
         let _ = self.wake_timer.try_send(());
+        out
     }
 
-    /// Runs one input against the core and carries out its outputs.
-    fn with_core<T>(&self, f: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
-        let mut inner = self.lock();
-        let out = f(&mut inner.core, Instant::now());
-        self.drain(&mut inner);
-        out
+    /// The peer is gone or its socket failed: the core hears of it, the socket is shut.
+    fn closed(&self, conn: ConnId) {
+        let mut hub = self.lock();
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        hub.closed(conn, Instant::now(), |e| emit(&events, e));
+    }
+}
+
+fn emit(events: &Option<Sender<Event>>, e: Event) {
+    if let Some(tx) = events {
+        let _ = tx.try_send(e);
     }
 }
 
@@ -278,29 +248,21 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, stop: Receiver<
 
 fn start_connection(shared: &Arc<Shared>, stream: TcpStream) {
     let (tx, rx) = channel::unbounded();
-    let pending = Arc::new(AtomicUsize::new(0));
-    let conn = {
-        let mut inner = shared.lock();
-        let conn = inner.core.handle_connection(Instant::now());
-        inner.writers.insert(
-            conn,
-            Writer {
-                tx,
-                pending: pending.clone(),
-                stream: stream.clone(),
-            },
-        );
-        shared.drain(&mut inner);
-        conn
+    let writer = Writer {
+        tx,
+        stream: stream.clone(),
     };
-    let writer: Task<()> = smol::spawn(write_loop(
+    let (conn, backlog) = shared.lock().accept(writer, Instant::now());
+    // The new connection's request timeout may be the next deadline.
+    let _ = shared.wake_timer.try_send(());
+    smol::spawn(write_loop(
         shared.clone(),
         conn,
         stream.clone(),
         rx,
-        pending,
-    ));
-    writer.detach();
+        backlog,
+    ))
+    .detach();
     smol::spawn(read_loop(shared.clone(), conn, stream)).detach();
 }
 
@@ -312,11 +274,7 @@ async fn read_loop(shared: Arc<Shared>, conn: ConnId, mut stream: TcpStream) {
             Ok(n) => shared.with_core(|core, now| core.handle_bytes(conn, &buf[..n], now)),
         }
     }
-    shared.with_core(|core, now| core.handle_closed(conn, now));
-    let mut inner = shared.lock();
-    if let Some(w) = inner.writers.remove(&conn) {
-        let _ = w.stream.shutdown(std::net::Shutdown::Both);
-    }
+    shared.closed(conn);
 }
 
 async fn write_loop(
@@ -324,7 +282,7 @@ async fn write_loop(
     conn: ConnId,
     mut stream: TcpStream,
     rx: Receiver<(Vec<Bytes>, bool)>,
-    pending: Arc<AtomicUsize>,
+    backlog: Backlog,
 ) {
     while let Ok((mut data, mut close)) = rx.recv().await {
         // Whatever else is already waiting goes out in the same vectored write.
@@ -339,11 +297,9 @@ async fn write_loop(
         }
         let len: usize = data.iter().map(Bytes::len).sum();
         if write_all_vectored(&mut stream, &data).await.is_err() {
-            let _ = stream.shutdown(std::net::Shutdown::Both);
-            shared.with_core(|core, now| core.handle_closed(conn, now));
-            return;
+            return shared.closed(conn);
         }
-        pending.fetch_sub(len, Ordering::AcqRel);
+        backlog.written(len);
         if close {
             let _ = stream.flush().await;
             let _ = stream.shutdown(std::net::Shutdown::Both);
@@ -378,18 +334,12 @@ async fn write_all_vectored(stream: &mut TcpStream, data: &[Bytes]) -> io::Resul
 
 async fn timer_loop(shared: Arc<Shared>, wake: Receiver<()>) {
     while !shared.stopping.load(Ordering::Acquire) {
-        let next = {
-            let mut inner = shared.lock();
-            let now = Instant::now();
-            match inner.core.poll_timeout() {
-                Some(at) if at <= now => {
-                    inner.core.handle_timeout(now);
-                    shared.drain(&mut inner);
-                    continue;
-                }
-                other => other,
-            }
-        };
+        let now = Instant::now();
+        let next = shared.lock().poll_timeout();
+        if next.is_some_and(|at| at <= now) {
+            shared.with_core(|core, now| core.handle_timeout(now));
+            continue;
+        }
         let woken = async {
             let _ = wake.recv().await;
         };
@@ -406,37 +356,16 @@ async fn timer_loop(shared: Arc<Shared>, wake: Receiver<()>) {
     }
 }
 
-async fn dispatch_loop(shared: Arc<Shared>, events: Receiver<Event>, cb: Callbacks) {
-    let client = |id| Client {
-        id,
-        shared: shared.clone(),
-    };
+async fn dispatch_loop(shared: Arc<Shared>, events: Receiver<Event>, callbacks: Callbacks<Client>) {
     while let Ok(event) = events.recv().await {
-        match event {
-            Event::Connect(id) => {
-                if let Some(f) = &cb.connect {
-                    f(client(id));
-                }
-            }
-            Event::Message(id, msg) => {
-                if let Some(f) = &cb.message {
-                    f(client(id), msg);
-                }
-            }
-            Event::Disconnect(id, reason) => {
-                if let Some(f) = &cb.disconnect {
-                    f(client(id), reason);
-                }
-            }
-            Event::Request(conn, req) => {
-                let resp = match &cb.request {
-                    Some(f) => f(&req),
-                    None => Response::with_body(404, "text/plain", "Not Found"),
-                };
-                shared.with_core(|core, now| {
-                    let _ = core.respond(conn, resp, now);
-                });
-            }
+        let client = |id| Client {
+            id,
+            shared: shared.clone(),
+        };
+        if let Some((conn, response)) = callbacks.dispatch(event, client) {
+            shared.with_core(|core, now| {
+                let _ = core.respond(conn, response, now);
+            });
         }
     }
 }
@@ -496,9 +425,8 @@ impl Handle {
 
     /// Every connected client (the seed's `listener.clients`).
     pub fn clients(&self) -> Vec<Client> {
-        let inner = self.shared.lock();
-        inner
-            .core
+        let hub = self.shared.lock();
+        hub.core()
             .clients()
             .map(|id| Client {
                 id,
@@ -508,8 +436,8 @@ impl Handle {
     }
 
     pub fn client(&self, id: SessionId) -> Option<Client> {
-        let inner = self.shared.lock();
-        inner.core.session(id).map(|_| Client {
+        let hub = self.shared.lock();
+        hub.core().session(id).map(|_| Client {
             id,
             shared: self.shared.clone(),
         })
@@ -521,9 +449,7 @@ impl Handle {
         if self.shared.stopping.swap(true, Ordering::AcqRel) {
             return;
         }
-        let mut inner = self.shared.lock();
-        inner.core.shutdown(Instant::now());
-        self.shared.drain(&mut inner);
+        self.shared.with_core(|core, now| core.shutdown(now));
         // No more events: the dispatcher ends once it has delivered what is queued.
         self.shared
             .events
@@ -547,14 +473,14 @@ impl Client {
 
     /// Whether the session is still alive (it may be between two polls).
     pub fn connected(&self) -> bool {
-        self.shared.lock().core.session(self.id).is_some()
+        self.shared.lock().core().session(self.id).is_some()
     }
 
     /// How many times a transport has attached to this session.
     pub fn connections(&self) -> u32 {
         self.shared
             .lock()
-            .core
+            .core()
             .session(self.id)
             .map_or(0, |s| s.connections)
     }
@@ -562,7 +488,7 @@ impl Client {
     pub fn transport(&self) -> Option<TransportKind> {
         self.shared
             .lock()
-            .core
+            .core()
             .session(self.id)
             .map(|s| s.transport)
     }

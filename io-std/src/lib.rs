@@ -19,25 +19,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::collections::HashMap;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use io_core::hub::{Backlog, Callbacks, Hub, Outbox};
 pub use io_core::{
     ConnId, DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
     TransportKind,
 };
-
-type RequestFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;
-type ConnectFn = Box<dyn Fn(Client) + Send + Sync>;
-type MessageFn = Box<dyn Fn(Client, Message) + Send + Sync>;
-type DisconnectFn = Box<dyn Fn(Client, DisconnectReason) + Send + Sync>;
 
 /// Read buffer per connection; large, so that a burst is one core call.
 const READ_BUF: usize = 64 * 1024;
@@ -47,31 +42,27 @@ const READ_BUF: usize = 64 * 1024;
 pub struct Server {
     listener: TcpListener,
     core: io_core::Server,
-    callbacks: Callbacks,
+    callbacks: Callbacks<Client>,
 }
 
-#[derive(Default)]
-struct Callbacks {
-    request: Option<RequestFn>,
-    connect: Option<ConnectFn>,
-    message: Option<MessageFn>,
-    disconnect: Option<DisconnectFn>,
-}
-
-struct Inner {
-    core: io_core::Server,
-    writers: HashMap<ConnId, Writer>,
-}
-
+/// A connection's writer thread, as the hub sees it.
 struct Writer {
     tx: Sender<(Vec<Bytes>, bool)>,
-    /// Bytes handed to the writer thread and not yet written.
-    pending: Arc<AtomicUsize>,
     stream: TcpStream,
 }
 
+impl Outbox for Writer {
+    fn push(&self, data: Vec<Bytes>, close: bool) -> bool {
+        self.tx.send((data, close)).is_ok()
+    }
+
+    fn abort(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
 struct Shared {
-    inner: Mutex<Inner>,
+    hub: Mutex<Hub<Writer>>,
     /// Wakes the timer thread when the next deadline may have moved.
     timer: Condvar,
     events: Mutex<Option<Sender<Event>>>,
@@ -79,7 +70,6 @@ struct Shared {
     local_addr: SocketAddr,
     /// Where the standalone policy listener runs, if it does.
     policy_addr: Mutex<Option<SocketAddr>>,
-    max_pending: usize,
 }
 
 /// A running server: broadcast, list clients, shut down. Cheap to clone.
@@ -150,22 +140,17 @@ impl Server {
     /// Starts the server's threads and returns at once.
     pub fn spawn(self) -> io::Result<Handle> {
         let local_addr = self.listener.local_addr()?;
-        let max_pending = self.core.options().limits.max_queue;
         let log = self.core.options().log.clone();
         let policy_doc = self.core.policy_document();
         let policy_port = self.core.options().flash_policy_server;
         let (events_tx, events_rx) = mpsc::channel();
         let shared = Arc::new(Shared {
-            inner: Mutex::new(Inner {
-                core: self.core,
-                writers: HashMap::new(),
-            }),
+            hub: Mutex::new(Hub::new(self.core)),
             timer: Condvar::new(),
             events: Mutex::new(Some(events_tx)),
             stopping: AtomicBool::new(false),
             local_addr,
             policy_addr: Mutex::new(None),
-            max_pending,
         });
         let mut threads = Vec::new();
         // The seed's flashPolicyServer: if its port cannot be bound, say so and rely on the
@@ -209,47 +194,40 @@ fn named(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Hub<Writer>> {
         // A panic in another thread must not take the whole server down with it.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.hub.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Carries out everything the core asked for. Called with the lock held, after every
-    /// input; writes go to the writer threads, so nothing here blocks on a socket.
-    fn drain(&self, inner: &mut Inner) {
-        while let Some(t) = inner.core.poll_transmit() {
-            let len: usize = t.data.iter().map(Bytes::len).sum();
-            let Some(w) = inner.writers.get(&t.conn) else {
-                continue;
-            };
-            let backlog = w.pending.fetch_add(len, Ordering::AcqRel) + len;
-            let sent = w.tx.send((t.data, t.close)).is_ok();
-            if t.close {
-                inner.writers.remove(&t.conn);
-            } else if !sent || backlog > self.max_pending {
-                // The peer does not read what we write: cut it off rather than buffer
-                // without end. The core hears of it like any other vanished peer.
-                if let Some(w) = inner.writers.remove(&t.conn) {
-                    let _ = w.stream.shutdown(Shutdown::Both);
-                }
-                inner.core.handle_closed(t.conn, Instant::now());
-            }
-        }
+    /// Runs one input against the core and carries out its outputs: writes go to the
+    /// writer threads, so nothing here blocks on a socket; events go to the dispatcher.
+    fn with_core<T>(&self, input: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
+        let mut hub = self.lock();
+        self.run(&mut hub, input)
+    }
+
+    fn run<T>(
+        &self,
+        hub: &mut Hub<Writer>,
+        input: impl FnOnce(&mut io_core::Server, Instant) -> T,
+    ) -> T {
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        while let Some(e) = inner.core.poll_event() {
-            if let Some(tx) = events.as_ref() {
-                let _ = tx.send(e);
-            }
-        }
+        let out = hub.with_core(Instant::now(), input, |e| emit(&events, e));
         self.timer.notify_one();
+        out
     }
 
-    /// Runs one input against the core and carries out its outputs.
-    fn with_core<T>(&self, f: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
-        let mut inner = self.lock();
-        let out = f(&mut inner.core, Instant::now());
-        self.drain(&mut inner);
-        out
+    /// The peer is gone or its socket failed: the core hears of it, the socket is shut.
+    fn closed(&self, conn: ConnId) {
+        let mut hub = self.lock();
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        hub.closed(conn, Instant::now(), |e| emit(&events, e));
+    }
+}
+
+fn emit(events: &Option<Sender<Event>>, e: Event) {
+    if let Some(tx) = events {
+        let _ = tx.send(e);
     }
 }
 
@@ -265,8 +243,8 @@ fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
         };
         let _ = stream.set_nodelay(true);
         if let Err(e) = start_connection(&shared, stream) {
-            let inner = shared.lock();
-            if let Some(log) = &inner.core.options().log {
+            let hub = shared.lock();
+            if let Some(log) = &hub.core().options().log {
                 log(&format!("cannot start a connection: {e}"));
             }
         }
@@ -277,23 +255,11 @@ fn start_connection(shared: &Arc<Shared>, stream: TcpStream) -> io::Result<()> {
     let reader = stream.try_clone()?;
     let writer = stream.try_clone()?;
     let (tx, rx) = mpsc::channel();
-    let pending = Arc::new(AtomicUsize::new(0));
-    let conn = {
-        let mut inner = shared.lock();
-        let conn = inner.core.handle_connection(Instant::now());
-        inner.writers.insert(
-            conn,
-            Writer {
-                tx,
-                pending: pending.clone(),
-                stream,
-            },
-        );
-        shared.drain(&mut inner);
-        conn
-    };
+    let (conn, backlog) = shared.lock().accept(Writer { tx, stream }, Instant::now());
+    // The new connection's request timeout may be the next deadline.
+    shared.timer.notify_one();
     let s = shared.clone();
-    named("io-write", move || write_loop(s, conn, writer, rx, pending))?;
+    named("io-write", move || write_loop(s, conn, writer, rx, backlog))?;
     let s = shared.clone();
     named("io-read", move || read_loop(s, conn, reader))?;
     Ok(())
@@ -307,11 +273,7 @@ fn read_loop(shared: Arc<Shared>, conn: ConnId, mut stream: TcpStream) {
             Ok(n) => shared.with_core(|core, now| core.handle_bytes(conn, &buf[..n], now)),
         }
     }
-    shared.with_core(|core, now| core.handle_closed(conn, now));
-    let mut inner = shared.lock();
-    if let Some(w) = inner.writers.remove(&conn) {
-        let _ = w.stream.shutdown(Shutdown::Both);
-    }
+    shared.closed(conn);
 }
 
 fn write_loop(
@@ -319,7 +281,7 @@ fn write_loop(
     conn: ConnId,
     mut stream: TcpStream,
     rx: Receiver<(Vec<Bytes>, bool)>,
-    pending: Arc<AtomicUsize>,
+    backlog: Backlog,
 ) {
     while let Ok((mut data, mut close)) = rx.recv() {
         // Whatever else is already waiting goes out in the same vectored write.
@@ -334,11 +296,9 @@ fn write_loop(
         }
         let len: usize = data.iter().map(Bytes::len).sum();
         if write_all_vectored(&mut stream, &data).is_err() {
-            let _ = stream.shutdown(Shutdown::Both);
-            shared.with_core(|core, now| core.handle_closed(conn, now));
-            return;
+            return shared.closed(conn);
         }
-        pending.fetch_sub(len, Ordering::AcqRel);
+        backlog.written(len);
         if close {
             let _ = stream.flush();
             let _ = stream.shutdown(Shutdown::Both);
@@ -372,59 +332,33 @@ fn write_all_vectored(stream: &mut TcpStream, data: &[Bytes]) -> io::Result<()> 
 }
 
 fn timer_loop(shared: Arc<Shared>) {
-    let mut inner = shared.lock();
+    let mut hub = shared.lock();
     while !shared.stopping.load(Ordering::Acquire) {
         let now = Instant::now();
-        match inner.core.poll_timeout() {
-            Some(at) if at <= now => {
-                inner.core.handle_timeout(now);
-                shared.drain(&mut inner);
-            }
+        match hub.poll_timeout() {
+            Some(at) if at <= now => shared.run(&mut hub, |core, now| core.handle_timeout(now)),
             Some(at) => {
-                inner = shared
+                hub = shared
                     .timer
-                    .wait_timeout(inner, at - now)
+                    .wait_timeout(hub, at - now)
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
             }
-            None => {
-                inner = shared.timer.wait(inner).unwrap_or_else(|e| e.into_inner());
-            }
+            None => hub = shared.timer.wait(hub).unwrap_or_else(|e| e.into_inner()),
         }
     }
 }
 
-fn dispatch_loop(shared: Arc<Shared>, events: Receiver<Event>, cb: Callbacks) {
-    let client = |id| Client {
-        id,
-        shared: shared.clone(),
-    };
+fn dispatch_loop(shared: Arc<Shared>, events: Receiver<Event>, callbacks: Callbacks<Client>) {
     for event in events {
-        match event {
-            Event::Connect(id) => {
-                if let Some(f) = &cb.connect {
-                    f(client(id));
-                }
-            }
-            Event::Message(id, msg) => {
-                if let Some(f) = &cb.message {
-                    f(client(id), msg);
-                }
-            }
-            Event::Disconnect(id, reason) => {
-                if let Some(f) = &cb.disconnect {
-                    f(client(id), reason);
-                }
-            }
-            Event::Request(conn, req) => {
-                let resp = match &cb.request {
-                    Some(f) => f(&req),
-                    None => Response::with_body(404, "text/plain", "Not Found"),
-                };
-                shared.with_core(|core, now| {
-                    let _ = core.respond(conn, resp, now);
-                });
-            }
+        let client = |id| Client {
+            id,
+            shared: shared.clone(),
+        };
+        if let Some((conn, response)) = callbacks.dispatch(event, client) {
+            shared.with_core(|core, now| {
+                let _ = core.respond(conn, response, now);
+            });
         }
     }
 }
@@ -480,9 +414,8 @@ impl Handle {
 
     /// Every connected client (the seed's `listener.clients`).
     pub fn clients(&self) -> Vec<Client> {
-        let inner = self.shared.lock();
-        inner
-            .core
+        let hub = self.shared.lock();
+        hub.core()
             .clients()
             .map(|id| Client {
                 id,
@@ -492,8 +425,8 @@ impl Handle {
     }
 
     pub fn client(&self, id: SessionId) -> Option<Client> {
-        let inner = self.shared.lock();
-        inner.core.session(id).map(|_| Client {
+        let hub = self.shared.lock();
+        hub.core().session(id).map(|_| Client {
             id,
             shared: self.shared.clone(),
         })
@@ -506,9 +439,8 @@ impl Handle {
             return;
         }
         {
-            let mut inner = self.shared.lock();
-            inner.core.shutdown(Instant::now());
-            self.shared.drain(&mut inner);
+            let mut hub = self.shared.lock();
+            self.shared.run(&mut hub, |core, now| core.shutdown(now));
             // No more events: the dispatcher ends once it has delivered what is queued.
             self.shared
                 .events
@@ -553,14 +485,14 @@ impl Client {
 
     /// Whether the session is still alive (it may be between two polls).
     pub fn connected(&self) -> bool {
-        self.shared.lock().core.session(self.id).is_some()
+        self.shared.lock().core().session(self.id).is_some()
     }
 
     /// How many times a transport has attached to this session.
     pub fn connections(&self) -> u32 {
         self.shared
             .lock()
-            .core
+            .core()
             .session(self.id)
             .map_or(0, |s| s.connections)
     }
@@ -568,7 +500,7 @@ impl Client {
     pub fn transport(&self) -> Option<TransportKind> {
         self.shared
             .lock()
-            .core
+            .core()
             .session(self.id)
             .map(|s| s.transport)
     }
