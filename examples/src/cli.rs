@@ -90,28 +90,18 @@ impl Args {
 
     /// Runs `app` on the chosen adapter until the process ends.
     pub fn run(&self, app: App) -> io::Result<()> {
-        eprintln!(
-            "{app:?} server on http://{}/ ({:?})",
-            self.addr(),
-            self.adapter
-        );
+        eprintln!("{app:?} server on http://{}/ ({:?})", self.addr(), self.adapter);
         match self.adapter {
-            Adapter::Std => app
-                .attach(io_std::Server::bind(self.addr(), self.options())?)
-                .run(),
+            Adapter::Std => app.attach(io_std::Server::bind(self.addr(), self.options())?).run(),
             Adapter::Smol => smol::block_on(async {
-                app.attach(io_smol::Server::bind(self.addr(), self.options()).await?)
-                    .run()
-                    .await
+                app.attach(io_smol::Server::bind(self.addr(), self.options()).await?).run().await
             }),
         }
     }
 }
 
 fn timestamp() -> String {
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     format!("{}.{:03}", t.as_secs(), t.subsec_millis())
 }
 
@@ -126,10 +116,7 @@ mod tests {
     #[test]
     fn defaults_and_flags() {
         let a = parse(&[]).unwrap();
-        assert_eq!(
-            (a.port, a.host.as_str(), a.policy_port),
-            (8080, "127.0.0.1", Some(843))
-        );
+        assert_eq!((a.port, a.host.as_str(), a.policy_port), (8080, "127.0.0.1", Some(843)));
         let a = parse(&["--port", "9000", "--policy-port", "0", "--adapter", "std"]).unwrap();
         assert_eq!((a.port, a.policy_port), (9000, None));
         assert_eq!(a.adapter, Adapter::Std);

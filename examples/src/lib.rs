@@ -6,3 +6,4 @@
 pub mod adapter;
 pub mod apps;
 pub mod cli;
+pub mod custom_loop;

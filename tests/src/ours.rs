@@ -1,9 +1,12 @@
 //! Our own example servers, run in-process on a free port, on either adapter.
 
 use std::net::TcpListener;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use examples::adapter::Server;
+use examples::custom_loop::Loop;
 use io_core::{Options, TransportKind};
 
 use crate::reference::Target;
@@ -13,13 +16,23 @@ use crate::reference::Target;
 pub enum Adapter {
     Smol,
     Std,
+    /// The hand-written event loop of `examples/src/custom_loop.rs`; it plays echo only.
+    CustomLoop,
 }
 
-pub const ADAPTERS: [Adapter; 2] = [Adapter::Smol, Adapter::Std];
+pub const ADAPTERS: [Adapter; 3] = [Adapter::Smol, Adapter::Std, Adapter::CustomLoop];
+
+impl Adapter {
+    /// Whether this driver can run the example `mode`.
+    pub fn supports(self, mode: &str) -> bool {
+        self != Adapter::CustomLoop || mode == "echo"
+    }
+}
 
 enum Running {
     Smol(io_smol::Handle),
     Std(io_std::Handle),
+    CustomLoop(examples::custom_loop::Stop, Mutex<Option<JoinHandle<()>>>),
 }
 
 /// A running server of ours; shut down on drop.
@@ -37,13 +50,21 @@ impl Ours {
                 smol::block_on(h.stopped());
             }
             Running::Std(h) => h.shutdown(),
+            Running::CustomLoop(stop, thread) => {
+                stop.stop();
+                if let Some(t) = thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    t.join().expect("the loop ends cleanly");
+                }
+            }
         }
     }
 
-    pub fn session_count(&self) -> usize {
+    /// Sessions alive now; the custom loop keeps its core to itself and cannot tell.
+    pub fn session_count(&self) -> Option<usize> {
         match &self.running {
-            Running::Smol(h) => h.clients().len(),
-            Running::Std(h) => h.clients().len(),
+            Running::Smol(h) => Some(h.clients().len()),
+            Running::Std(h) => Some(h.clients().len()),
+            Running::CustomLoop(..) => None,
         }
     }
 }
@@ -78,6 +99,13 @@ pub fn ours_on(adapter: Adapter, mode: &str, options: Options) -> Ours {
         Adapter::Std => {
             let server = io_std::Server::from_listener(listener, options).expect("valid options");
             Running::Std(app(mode, server).spawn().expect("start the server"))
+        }
+        Adapter::CustomLoop => {
+            assert_eq!(mode, "echo", "the custom loop plays echo only");
+            let event_loop = Loop::new(listener, options).expect("valid options");
+            let stop = event_loop.stopper();
+            let thread = std::thread::spawn(move || event_loop.run().expect("the loop runs"));
+            Running::CustomLoop(stop, Mutex::new(Some(thread)))
         }
     };
     Ours {

@@ -3,12 +3,18 @@
 use std::process::Command;
 
 use serde_json::{json, Value};
-use tests::ours::ours;
+use tests::ours::{ours_on, test_options, ADAPTERS};
 use tests::reference::reference_dir;
 
 #[test]
 fn ws_package_talks_to_our_echo_server() {
-    let server = ours("echo", "");
+    for adapter in ADAPTERS {
+        let server = ours_on(adapter, "echo", test_options());
+        talk(server.target.addr.port(), &format!("{adapter:?}"));
+    }
+}
+
+fn talk(port: u16, adapter: &str) {
     let dir = reference_dir();
     assert!(
         dir.join("node_modules/ws").exists(),
@@ -17,7 +23,7 @@ fn ws_package_talks_to_our_echo_server() {
     );
     let out = Command::new("node")
         .arg(dir.join("ws-client.js"))
-        .arg(server.target.addr.port().to_string())
+        .arg(port.to_string())
         .env("NODE_PATH", dir.join("node_modules"))
         .output()
         .expect("node runs");

@@ -1,0 +1,193 @@
+//! The echo server on an event loop of its own: non-blocking sockets, `mio` for readiness,
+//! and `io_core::Server` for everything Socket.IO. No async runtime, no thread per
+//! connection. Copy this to embed the core in any loop that can read, write and sleep.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, IoSlice, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use io_core::{ConnId, Event, Options, Server};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(usize::MAX);
+
+struct Conn {
+    stream: TcpStream,
+    /// Segments the core asked us to write and the socket has not taken yet.
+    out: VecDeque<Bytes>,
+    close_after: bool,
+}
+
+/// Ends a running loop from another thread.
+#[derive(Clone)]
+pub struct Stop(Arc<AtomicBool>, Arc<Waker>);
+
+impl Stop {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Release);
+        let _ = self.1.wake();
+    }
+}
+
+pub struct Loop {
+    poll: Poll,
+    listener: TcpListener,
+    server: Server,
+    conns: HashMap<ConnId, Conn>,
+    stop: Stop,
+}
+
+impl Loop {
+    pub fn new(listener: std::net::TcpListener, options: Options) -> io::Result<Loop> {
+        let server =
+            Server::new(options).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        listener.set_nonblocking(true)?;
+        let mut listener = TcpListener::from_std(listener);
+        let poll = Poll::new()?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let stop = Stop(Arc::default(), Arc::new(Waker::new(poll.registry(), WAKER)?));
+        Ok(Loop { poll, listener, server, conns: HashMap::new(), stop })
+    }
+
+    pub fn stopper(&self) -> Stop {
+        self.stop.clone()
+    }
+
+    /// Runs until [`Stop::stop`]; then every session ends and every socket is closed.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut buf = vec![0u8; 64 * 1024];
+        while !self.stop.0.load(Ordering::Acquire) {
+            // Sleep until the next socket event or the core's next deadline.
+            let timeout = self.server.poll_timeout();
+            let timeout = timeout.map(|at| at.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now)?,
+                    WAKER => {}
+                    Token(t) => {
+                        let id = ConnId(t as u64);
+                        if event.is_readable() {
+                            self.read(id, &mut buf, now);
+                        }
+                        self.flush(id, now);
+                    }
+                }
+            }
+            if self.server.poll_timeout().is_some_and(|at| at <= now) {
+                self.server.handle_timeout(now);
+            }
+            self.drain(now);
+        }
+        // Shutting down: end every session, then give the sockets a moment for the rest.
+        self.server.shutdown(Instant::now());
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !self.conns.is_empty() && Instant::now() < deadline {
+            let ids: Vec<ConnId> = self.conns.keys().copied().collect();
+            ids.into_iter().for_each(|id| self.flush(id, Instant::now()));
+            self.drain(Instant::now());
+            self.poll.poll(&mut events, Some(Duration::from_millis(20)))?;
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self, now: Instant) -> io::Result<()> {
+        // Out of descriptors, or a peer that gave up already: try again on the next event.
+        while let Ok((mut stream, _)) = self.listener.accept() {
+            let id = self.server.handle_connection(now);
+            // A connection's token is its id in the core: one map serves both directions.
+            let (token, interest) = (Token(id.0 as usize), Interest::READABLE | Interest::WRITABLE);
+            self.poll.registry().register(&mut stream, token, interest)?;
+            self.conns.insert(id, Conn { stream, out: VecDeque::new(), close_after: false });
+        }
+        Ok(())
+    }
+
+    /// Readiness is edge-triggered: read until the socket has nothing more.
+    fn read(&mut self, id: ConnId, buf: &mut [u8], now: Instant) {
+        while let Some(conn) = self.conns.get_mut(&id) {
+            match conn.stream.read(buf) {
+                Ok(0) => return self.close(id, now),
+                Ok(n) => self.server.handle_bytes(id, &buf[..n], now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close(id, now),
+            }
+        }
+    }
+
+    /// Writes what is queued, all segments in one vectored write while the socket takes them.
+    fn flush(&mut self, id: ConnId, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        while !conn.out.is_empty() {
+            let slices: Vec<IoSlice<'_>> = conn.out.iter().map(|b| IoSlice::new(b)).collect();
+            match conn.stream.write_vectored(&slices) {
+                Ok(0) => return self.close(id, now),
+                Ok(n) => advance(&mut conn.out, n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close(id, now),
+            }
+        }
+        if conn.close_after {
+            self.close(id, now);
+        }
+    }
+
+    fn close(&mut self, id: ConnId, now: Instant) {
+        if let Some(mut conn) = self.conns.remove(&id) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            let _ = conn.stream.shutdown(std::net::Shutdown::Both);
+            self.server.handle_closed(id, now);
+        }
+    }
+
+    /// Carries out what the core asked for, and plays the echo application. Its answers are
+    /// new inputs, so this goes round until the core has nothing more to say.
+    fn drain(&mut self, now: Instant) {
+        loop {
+            while let Some(t) = self.server.poll_transmit() {
+                if let Some(conn) = self.conns.get_mut(&t.conn) {
+                    conn.out.extend(t.data.into_iter().filter(|b| !b.is_empty()));
+                    conn.close_after |= t.close;
+                }
+                self.flush(t.conn, now);
+            }
+            match self.server.poll_event() {
+                Some(Event::Message(session, msg)) => {
+                    let _ = self.server.send(session, &msg, now);
+                }
+                Some(Event::Request(conn, req)) => {
+                    let _ = self.server.respond(conn, crate::apps::hello(&req), now);
+                }
+                Some(Event::Connect(_) | Event::Disconnect(..)) => {}
+                None => return,
+            }
+        }
+    }
+}
+
+/// Drops the first `n` bytes of the queue, which the socket has taken.
+fn advance(out: &mut VecDeque<Bytes>, mut n: usize) {
+    while let Some(front) = out.front_mut().filter(|_| n > 0) {
+        let take = n.min(front.len());
+        let _ = front.split_to(take);
+        n -= take;
+        if front.is_empty() {
+            out.pop_front();
+        }
+    }
+}
