@@ -30,7 +30,7 @@ fn talk(port: u16, adapter: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{stdout}\n{}",
+        "{adapter}: {stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let lines: Vec<Value> = stdout
