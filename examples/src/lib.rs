@@ -7,3 +7,8 @@ pub mod adapter;
 pub mod apps;
 pub mod cli;
 pub mod custom_loop;
+
+/// The README's examples, compiled as tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -529,8 +529,3 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client").field("id", &self.id).finish()
     }
 }
-
-/// The README's example, compiled as a test so that it stays true.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
