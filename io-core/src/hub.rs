@@ -15,11 +15,13 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::conn::ConnId;
+use crate::error::Error;
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::message::Message;
 use crate::server::{Event, Server};
 use crate::session::{DisconnectReason, SessionId};
+use crate::transport::TransportKind;
 
 /// The sending end of one connection's writer (a channel to a writer thread or task).
 pub trait Outbox {
@@ -134,6 +136,88 @@ impl<O> fmt::Debug for Hub<O> {
             .field("outboxes", &self.outboxes.len())
             .finish()
     }
+}
+
+/// What a client handle needs from its adapter: one command run against the core, with
+/// the adapter carrying out whatever the core asks for afterwards.
+pub trait Driver: Send + Sync + 'static {
+    fn with_core<T>(&self, command: impl FnOnce(&mut Server, Instant) -> T) -> T;
+}
+
+/// One session, as the application holds it: cheap to clone, usable from any thread or
+/// task. Both adapters hand these out.
+pub struct Client<D> {
+    id: SessionId,
+    driver: Arc<D>,
+}
+
+impl<D> Clone for Client<D> {
+    fn clone(&self) -> Self {
+        Client {
+            id: self.id,
+            driver: self.driver.clone(),
+        }
+    }
+}
+
+impl<D> fmt::Debug for Client<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("id", &self.id).finish()
+    }
+}
+
+impl<D: Driver> Client<D> {
+    pub fn new(id: SessionId, driver: Arc<D>) -> Self {
+        Client { id, driver }
+    }
+
+    pub fn session_id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Whether the session is still alive (it may be between two polls).
+    pub fn connected(&self) -> bool {
+        self.driver
+            .with_core(|core, _| core.session(self.id).is_some())
+    }
+
+    /// How many times a transport has attached to this session.
+    pub fn connections(&self) -> u32 {
+        self.driver
+            .with_core(|core, _| core.session(self.id).map_or(0, |s| s.connections))
+    }
+
+    pub fn transport(&self) -> Option<TransportKind> {
+        self.driver
+            .with_core(|core, _| core.session(self.id).map(|s| s.transport))
+    }
+
+    pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let msg = msg.into();
+        self.driver
+            .with_core(|core, now| core.send(self.id, &msg, now))
+    }
+
+    /// Sends to every other client.
+    pub fn broadcast(&self, msg: impl Into<Message>) {
+        let msg = msg.into();
+        self.driver
+            .with_core(|core, now| core.broadcast(&msg, &[self.id], now));
+    }
+
+    pub fn disconnect(&self) -> Result<(), Error> {
+        self.driver
+            .with_core(|core, now| core.disconnect(self.id, now))
+    }
+}
+
+/// Every connected client (the seed's `listener.clients`).
+pub fn clients<D: Driver>(driver: &Arc<D>) -> Vec<Client<D>> {
+    driver
+        .with_core(|core, _| core.clients().collect::<Vec<_>>())
+        .into_iter()
+        .map(|id| Client::new(id, driver.clone()))
+        .collect()
 }
 
 type RequestFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;

@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use io_core::hub::{Backlog, Callbacks, Hub, Outbox};
+use io_core::hub::{self, Backlog, Callbacks, Driver, Hub, Outbox};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
@@ -64,7 +64,8 @@ impl Outbox for Writer {
     }
 }
 
-struct Shared {
+/// The adapter's state behind every handle; its fields are its own.
+pub struct Shared {
     hub: Mutex<Hub<Writer>>,
     /// Wakes the timer task when the next deadline may have moved.
     wake_timer: Sender<()>,
@@ -83,13 +84,8 @@ pub struct Handle {
     done: Receiver<()>,
 }
 
-/// One session, as the application holds it. Cheap to clone, usable from any task or
-/// thread.
-#[derive(Clone)]
-pub struct Client {
-    id: SessionId,
-    shared: Arc<Shared>,
-}
+/// One session, as the application holds it. Cheap to clone, usable from any task.
+pub type Client = io_core::hub::Client<Shared>;
 
 impl Server {
     /// Binds `addr`; requests outside the resource go to [`on_request`](Self::on_request).
@@ -200,6 +196,15 @@ impl Shared {
         self.hub.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The peer is gone or its socket failed: the core hears of it, the socket is shut.
+    fn closed(&self, conn: ConnId) {
+        let mut hub = self.lock();
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        hub.closed(conn, Instant::now(), |e| emit(&events, e));
+    }
+}
+
+impl Driver for Shared {
     /// Runs one input against the core and carries out its outputs: writes go to the
     /// writer tasks, so nothing here waits on a socket; events go to the dispatcher.
     fn with_core<T>(&self, input: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
@@ -208,13 +213,6 @@ impl Shared {
         let out = hub.with_core(Instant::now(), input, |e| emit(&events, e));
         let _ = self.wake_timer.try_send(());
         out
-    }
-
-    /// The peer is gone or its socket failed: the core hears of it, the socket is shut.
-    fn closed(&self, conn: ConnId) {
-        let mut hub = self.lock();
-        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        hub.closed(conn, Instant::now(), |e| emit(&events, e));
     }
 }
 
@@ -358,10 +356,7 @@ async fn timer_loop(shared: Arc<Shared>, wake: Receiver<()>) {
 
 async fn dispatch_loop(shared: Arc<Shared>, events: Receiver<Event>, callbacks: Callbacks<Client>) {
     while let Ok(event) = events.recv().await {
-        let client = |id| Client {
-            id,
-            shared: shared.clone(),
-        };
+        let client = |id| Client::new(id, shared.clone());
         if let Some((conn, response)) = callbacks.dispatch(event, client) {
             shared.with_core(|core, now| {
                 let _ = core.respond(conn, response, now);
@@ -425,22 +420,12 @@ impl Handle {
 
     /// Every connected client (the seed's `listener.clients`).
     pub fn clients(&self) -> Vec<Client> {
-        let hub = self.shared.lock();
-        hub.core()
-            .clients()
-            .map(|id| Client {
-                id,
-                shared: self.shared.clone(),
-            })
-            .collect()
+        hub::clients(&self.shared)
     }
 
     pub fn client(&self, id: SessionId) -> Option<Client> {
-        let hub = self.shared.lock();
-        hub.core().session(id).map(|_| Client {
-            id,
-            shared: self.shared.clone(),
-        })
+        let known = self.shared.with_core(|core, _| core.session(id).is_some());
+        known.then(|| Client::new(id, self.shared.clone()))
     }
 
     /// Ends every session (each with a disconnect callback), closes every connection and
@@ -463,57 +448,5 @@ impl Handle {
     /// Completes once the server has shut down and the last callbacks have run.
     pub async fn stopped(&self) {
         let _ = self.done.recv().await;
-    }
-}
-
-impl Client {
-    pub fn session_id(&self) -> SessionId {
-        self.id
-    }
-
-    /// Whether the session is still alive (it may be between two polls).
-    pub fn connected(&self) -> bool {
-        self.shared.lock().core().session(self.id).is_some()
-    }
-
-    /// How many times a transport has attached to this session.
-    pub fn connections(&self) -> u32 {
-        self.shared
-            .lock()
-            .core()
-            .session(self.id)
-            .map_or(0, |s| s.connections)
-    }
-
-    pub fn transport(&self) -> Option<TransportKind> {
-        self.shared
-            .lock()
-            .core()
-            .session(self.id)
-            .map(|s| s.transport)
-    }
-
-    pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        let msg = msg.into();
-        self.shared
-            .with_core(|core, now| core.send(self.id, &msg, now))
-    }
-
-    /// Sends to every other client.
-    pub fn broadcast(&self, msg: impl Into<Message>) {
-        let msg = msg.into();
-        self.shared
-            .with_core(|core, now| core.broadcast(&msg, &[self.id], now));
-    }
-
-    pub fn disconnect(&self) -> Result<(), Error> {
-        self.shared
-            .with_core(|core, now| core.disconnect(self.id, now))
-    }
-}
-
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("id", &self.id).finish()
     }
 }

@@ -28,7 +28,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use io_core::hub::{Backlog, Callbacks, Hub, Outbox};
+use io_core::hub::{self, Backlog, Callbacks, Driver, Hub, Outbox};
 pub use io_core::{
     ConnId, DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
     TransportKind,
@@ -61,7 +61,8 @@ impl Outbox for Writer {
     }
 }
 
-struct Shared {
+/// The adapter's state behind every handle; its fields are its own.
+pub struct Shared {
     hub: Mutex<Hub<Writer>>,
     /// Wakes the timer thread when the next deadline may have moved.
     timer: Condvar,
@@ -80,11 +81,7 @@ pub struct Handle {
 }
 
 /// One session, as the application holds it. Cheap to clone, usable from any thread.
-#[derive(Clone)]
-pub struct Client {
-    id: SessionId,
-    shared: Arc<Shared>,
-}
+pub type Client = io_core::hub::Client<Shared>;
 
 impl Server {
     /// Binds `addr`; requests outside the resource go to [`on_request`](Self::on_request).
@@ -199,13 +196,6 @@ impl Shared {
         self.hub.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs one input against the core and carries out its outputs: writes go to the
-    /// writer threads, so nothing here blocks on a socket; events go to the dispatcher.
-    fn with_core<T>(&self, input: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
-        let mut hub = self.lock();
-        self.run(&mut hub, input)
-    }
-
     fn run<T>(
         &self,
         hub: &mut Hub<Writer>,
@@ -222,6 +212,15 @@ impl Shared {
         let mut hub = self.lock();
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         hub.closed(conn, Instant::now(), |e| emit(&events, e));
+    }
+}
+
+impl Driver for Shared {
+    /// Runs one input against the core and carries out its outputs: writes go to the
+    /// writer threads, so nothing here blocks on a socket; events go to the dispatcher.
+    fn with_core<T>(&self, input: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
+        let mut hub = self.lock();
+        self.run(&mut hub, input)
     }
 }
 
@@ -351,10 +350,7 @@ fn timer_loop(shared: Arc<Shared>) {
 
 fn dispatch_loop(shared: Arc<Shared>, events: Receiver<Event>, callbacks: Callbacks<Client>) {
     for event in events {
-        let client = |id| Client {
-            id,
-            shared: shared.clone(),
-        };
+        let client = |id| Client::new(id, shared.clone());
         if let Some((conn, response)) = callbacks.dispatch(event, client) {
             shared.with_core(|core, now| {
                 let _ = core.respond(conn, response, now);
@@ -414,22 +410,12 @@ impl Handle {
 
     /// Every connected client (the seed's `listener.clients`).
     pub fn clients(&self) -> Vec<Client> {
-        let hub = self.shared.lock();
-        hub.core()
-            .clients()
-            .map(|id| Client {
-                id,
-                shared: self.shared.clone(),
-            })
-            .collect()
+        hub::clients(&self.shared)
     }
 
     pub fn client(&self, id: SessionId) -> Option<Client> {
-        let hub = self.shared.lock();
-        hub.core().session(id).map(|_| Client {
-            id,
-            shared: self.shared.clone(),
-        })
+        let known = self.shared.with_core(|core, _| core.session(id).is_some());
+        known.then(|| Client::new(id, self.shared.clone()))
     }
 
     /// Ends every session (each with a disconnect callback), closes every connection and
@@ -475,57 +461,5 @@ impl Handle {
         for t in threads {
             let _ = t.join();
         }
-    }
-}
-
-impl Client {
-    pub fn session_id(&self) -> SessionId {
-        self.id
-    }
-
-    /// Whether the session is still alive (it may be between two polls).
-    pub fn connected(&self) -> bool {
-        self.shared.lock().core().session(self.id).is_some()
-    }
-
-    /// How many times a transport has attached to this session.
-    pub fn connections(&self) -> u32 {
-        self.shared
-            .lock()
-            .core()
-            .session(self.id)
-            .map_or(0, |s| s.connections)
-    }
-
-    pub fn transport(&self) -> Option<TransportKind> {
-        self.shared
-            .lock()
-            .core()
-            .session(self.id)
-            .map(|s| s.transport)
-    }
-
-    pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        let msg = msg.into();
-        self.shared
-            .with_core(|core, now| core.send(self.id, &msg, now))
-    }
-
-    /// Sends to every other client.
-    pub fn broadcast(&self, msg: impl Into<Message>) {
-        let msg = msg.into();
-        self.shared
-            .with_core(|core, now| core.broadcast(&msg, &[self.id], now));
-    }
-
-    pub fn disconnect(&self) -> Result<(), Error> {
-        self.shared
-            .with_core(|core, now| core.disconnect(self.id, now))
-    }
-}
-
-impl std::fmt::Debug for Client {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("id", &self.id).finish()
     }
 }
