@@ -19,7 +19,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
-use std::io::{self, IoSlice};
+use std::cell::RefCell;
+use std::io::{self, IoSlice, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,14 +32,14 @@ use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
 use smol::net::{TcpListener, TcpStream};
-use smol::Timer;
+use smol::{Async, Timer};
 
 pub use io_core::{
     ConnId, DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
     TransportKind,
 };
 
-/// Read buffer per connection; large, so that a burst is one core call.
+/// Read buffer; large, so that a burst is one core call.
 const READ_BUF: usize = 64 * 1024;
 
 /// A server bound to an address, not yet running.
@@ -264,12 +265,27 @@ fn start_connection(shared: &Arc<Shared>, stream: TcpStream) {
     smol::spawn(read_loop(shared.clone(), conn, stream)).detach();
 }
 
-async fn read_loop(shared: Arc<Shared>, conn: ConnId, mut stream: TcpStream) {
-    let mut buf = vec![0u8; READ_BUF];
-    loop {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => shared.with_core(|core, now| core.handle_bytes(conn, &buf[..n], now)),
+async fn read_loop(shared: Arc<Shared>, conn: ConnId, stream: TcpStream) {
+    thread_local! {
+        // One large buffer per executor thread, not per connection: an idle connection
+        // then costs no buffer at all while it waits.
+        static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUF]);
+    }
+    let stream: Arc<Async<std::net::TcpStream>> = stream.into();
+    while stream.readable().await.is_ok() {
+        let done = BUF.with_borrow_mut(|buf| match stream.get_ref().read(buf) {
+            Ok(0) => true,
+            Ok(n) => {
+                shared.with_core(|core, now| core.handle_bytes(conn, &buf[..n], now));
+                false
+            }
+            Err(e) => !matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ),
+        });
+        if done {
+            break;
         }
     }
     shared.closed(conn);
