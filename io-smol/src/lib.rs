@@ -202,6 +202,8 @@ impl Shared {
         let mut hub = self.lock();
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         hub.closed(conn, Instant::now(), |e| emit(&events, e));
+        // The session's close timeout may now be the next deadline.
+        let _ = self.wake_timer.try_send(());
     }
 }
 

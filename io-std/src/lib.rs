@@ -212,6 +212,8 @@ impl Shared {
         let mut hub = self.lock();
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
         hub.closed(conn, Instant::now(), |e| emit(&events, e));
+        // The session's close timeout may now be the next deadline.
+        self.timer.notify_one();
     }
 }
 
