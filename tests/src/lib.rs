@@ -4,11 +4,13 @@
 //! A script run against two servers that behave alike gives the same lines; the
 //! differential tests compare them.
 
+pub mod client;
 pub mod ours;
 pub mod raw;
 pub mod reference;
 pub mod scripts;
 pub mod stream;
+pub mod suite;
 pub mod transcript;
 
 pub use raw::{Conn, Framing, Head, Response};
