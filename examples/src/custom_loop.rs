@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice, Read, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,14 +23,18 @@ struct Conn {
     close_after: bool,
 }
 
-/// Ends a running loop from another thread.
+/// Stops a running loop from another thread, and tells how many sessions it has.
 #[derive(Clone)]
-pub struct Stop(Arc<AtomicBool>, Arc<Waker>);
+pub struct Handle(Arc<AtomicBool>, Arc<Waker>, Arc<AtomicUsize>);
 
-impl Stop {
+impl Handle {
     pub fn stop(&self) {
         self.0.store(true, Ordering::Release);
         let _ = self.1.wake();
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.2.load(Ordering::Acquire)
     }
 }
 
@@ -39,7 +43,7 @@ pub struct Loop {
     listener: TcpListener,
     server: Server,
     conns: HashMap<ConnId, Conn>,
-    stop: Stop,
+    handle: Handle,
 }
 
 impl Loop {
@@ -50,22 +54,22 @@ impl Loop {
         let mut listener = TcpListener::from_std(listener);
         let poll = Poll::new()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        let stop = Stop(Arc::default(), Arc::new(Waker::new(poll.registry(), WAKER)?));
-        Ok(Loop { poll, listener, server, conns: HashMap::new(), stop })
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let handle = Handle(Arc::default(), waker, Arc::default());
+        Ok(Loop { poll, listener, server, conns: HashMap::new(), handle })
     }
 
-    pub fn stopper(&self) -> Stop {
-        self.stop.clone()
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
     }
 
-    /// Runs until [`Stop::stop`]; then every session ends and every socket is closed.
+    /// Runs until [`Handle::stop`]; then every session ends and every socket is closed.
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut buf = vec![0u8; 64 * 1024];
-        while !self.stop.0.load(Ordering::Acquire) {
+        while !self.handle.0.load(Ordering::Acquire) {
             // Sleep until the next socket event or the core's next deadline.
-            let timeout = self.server.poll_timeout();
-            let timeout = timeout.map(|at| at.saturating_duration_since(Instant::now()));
+            let timeout = self.server.poll_timeout().map(|at| at - Instant::now().min(at));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     return Err(e);
@@ -159,6 +163,8 @@ impl Loop {
     /// new inputs, so this goes round until the core has nothing more to say.
     fn drain(&mut self, now: Instant) {
         loop {
+            // Published before anything is written, so a peer never sees an answer first.
+            self.handle.2.store(self.server.session_count(), Ordering::Release);
             while let Some(t) = self.server.poll_transmit() {
                 if let Some(conn) = self.conns.get_mut(&t.conn) {
                     conn.out.extend(t.data.into_iter().filter(|b| !b.is_empty()));

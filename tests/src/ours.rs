@@ -32,7 +32,7 @@ impl Adapter {
 enum Running {
     Smol(io_smol::Handle),
     Std(io_std::Handle),
-    CustomLoop(examples::custom_loop::Stop, Mutex<Option<JoinHandle<()>>>),
+    CustomLoop(examples::custom_loop::Handle, Mutex<Option<JoinHandle<()>>>),
 }
 
 /// A running server of ours; shut down on drop.
@@ -59,12 +59,12 @@ impl Ours {
         }
     }
 
-    /// Sessions alive now; the custom loop keeps its core to itself and cannot tell.
-    pub fn session_count(&self) -> Option<usize> {
+    /// Sessions alive now.
+    pub fn session_count(&self) -> usize {
         match &self.running {
-            Running::Smol(h) => Some(h.clients().len()),
-            Running::Std(h) => Some(h.clients().len()),
-            Running::CustomLoop(..) => None,
+            Running::Smol(h) => h.clients().len(),
+            Running::Std(h) => h.clients().len(),
+            Running::CustomLoop(h, _) => h.sessions(),
         }
     }
 }
@@ -103,7 +103,7 @@ pub fn ours_on(adapter: Adapter, mode: &str, options: Options) -> Ours {
         Adapter::CustomLoop => {
             assert_eq!(mode, "echo", "the custom loop plays echo only");
             let event_loop = Loop::new(listener, options).expect("valid options");
-            let stop = event_loop.stopper();
+            let stop = event_loop.handle();
             let thread = std::thread::spawn(move || event_loop.run().expect("the loop runs"));
             Running::CustomLoop(stop, Mutex::new(Some(thread)))
         }

@@ -5,9 +5,7 @@ use crate::ours::Adapter;
 /// Whether `adapter` can run the example behaviour `mode` (`echo`, `broadcast`, `chat`).
 /// Drivers that only run the echo behaviour answer false for the others.
 pub fn supports(adapter: Adapter, mode: &str) -> bool {
-    match adapter {
-        Adapter::Smol | Adapter::Std => matches!(mode, "echo" | "broadcast" | "chat"),
-    }
+    adapter.supports(mode)
 }
 
 /// For each `fn name(adapter: Adapter)` listed, a module `name` with one test per driver,
@@ -27,6 +25,11 @@ macro_rules! per_adapter {
                 $(#[$attr])*
                 fn std() {
                     super::$name($crate::ours::Adapter::Std)
+                }
+                #[test]
+                $(#[$attr])*
+                fn custom_loop() {
+                    super::$name($crate::ours::Adapter::CustomLoop)
                 }
             }
         )*

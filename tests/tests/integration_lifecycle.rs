@@ -15,7 +15,6 @@ use tests::suite::supports;
 per_adapter!(
     answered_heartbeats_keep_sessions_alive,
     unanswered_heartbeat_ends_the_session_once,
-    #[ignore = "the adapters do not wake their timer when a connection closes, so the close timeout armed then waits for unrelated activity"]
     peer_vanishing_mid_long_poll,
     peer_vanishing_mid_long_poll_while_others_talk,
     peer_vanishing_mid_rfc6455_frame,
