@@ -196,6 +196,47 @@ async function startPageServer(pages) {
   };
 }
 
+/**
+ * An HTTP proxy on a free port in front of `targetPort`, streaming both ways, that closes
+ * WebSocket upgrade requests without an answer (counted in `refused`), as some proxies do.
+ * Returns { origin, port, refused, close() }.
+ */
+async function startHttpOnlyProxy(targetPort) {
+  const sockets = new Set();
+  const state = { refused: 0 };
+  const server = http.createServer((req, res) => {
+    const upstream = http.request(
+      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.rawHeaders);
+        answer.pipe(res);
+      }
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', (req, socket) => {
+    state.refused++;
+    socket.destroy();
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return Object.assign(state, {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  });
+}
+
 let playwright = null;
 
 /** Headless Chromium from the system, with a fresh profile. */
@@ -357,6 +398,7 @@ module.exports = {
   ExampleServer,
   startServer,
   startPageServer,
+  startHttpOnlyProxy,
   launchBrowser,
   newContext,
   openTestPage,

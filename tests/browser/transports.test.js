@@ -14,6 +14,7 @@ const {
   openSocket,
   send,
   sleep,
+  startHttpOnlyProxy,
 } = require('./support');
 
 const TRANSPORTS = ['websocket', 'xhr-polling', 'jsonp-polling', 'htmlfile', 'xhr-multipart'];
@@ -22,6 +23,16 @@ const ADAPTERS = ['smol', 'std'];
 const TEXT = 'plain text, with "quotes", ~m~ and ~j~ inside';
 const EMOJI = 'héllo wörld 😀👋🏽 — ∑ 中文';
 const OBJECT = { text: 'ünïcode 🎉', n: 42, f: 1.5, list: [1, 'two', null, true], nested: { a: { b: [] } } };
+// Harder cases: line breaks (a form post would turn \n into \r\n), markup that must not
+// break out of the htmlfile stream's script element, form-encoding characters, an empty
+// message, and a message longer than 65535 bytes (a 64-bit WebSocket length).
+const AWKWARD = [
+  'line one\nline two\r\nline three\rend',
+  '</script><script>window.injected = true</script><!--',
+  'a+b&c=d%20e% \u2028 \u2029',
+  '',
+  `${'long '.repeat(14000)}😀`,
+];
 
 let browser;
 before(async () => {
@@ -159,6 +170,59 @@ describe('our client', { concurrency: 4 }, () => {
       });
     }
   }
+
+  describe('heartbeats', () => {
+    it('keep websocket, htmlfile and xhr-multipart connected past the 15 s data timeout', { timeout: 45000 }, (t) =>
+      withEcho(t, async (server, page) => {
+        const frames = [];
+        page.on('websocket', (ws) => {
+          ws.on('framereceived', (f) => frames.push(['in', f.payload]));
+          ws.on('framesent', (f) => frames.push(['out', f.payload]));
+        });
+        for (const transport of STREAMS) {
+          await openSocket(page, transport, null, { transports: [transport], rememberTransport: false });
+        }
+        for (const transport of STREAMS) await waitForEvent(page, transport, 'connect');
+        // The server sends a heartbeat every 10 s; a stream that heard nothing for 15 s
+        // would count as dead.
+        await sleep(17000);
+        for (const transport of STREAMS) {
+          const events = await page.evaluate((n) => window.H.sockets[n].events.map((e) => e[0]), transport);
+          assert.deepEqual(events, ['connecting', 'connect'], `${transport} stayed connected`);
+          await send(page, transport, `${transport} still here`);
+          assert.deepEqual(await waitForMessages(page, transport, 1), [`${transport} still here`]);
+        }
+        // Over the WebSocket the heartbeat and its echo can be seen.
+        const beat = frames.find(([dir, p]) => dir === 'in' && /^~m~\d+~m~~h~\d+$/.test(p));
+        assert.ok(beat, `a heartbeat arrived: ${JSON.stringify(frames)}`);
+        assert.ok(frames.some(([dir, p]) => dir === 'out' && p === beat[1]), 'and was echoed');
+        assert.ok(!/disconnected/.test(server.log), 'the server kept every session');
+      })
+    );
+  });
+
+  describe('fallback', () => {
+    it('moves on to the next usable transport when the WebSocket is refused', { timeout: 30000 }, async (t) => {
+      const server = new ExampleServer('echo');
+      t.after(() => server.stop());
+      await server.start();
+      // The page and its socket talk to a proxy that passes HTTP on to the server but
+      // closes every upgrade request unanswered.
+      const proxy = await startHttpOnlyProxy(server.port);
+      t.after(() => proxy.close());
+      const context = await newContext(browser);
+      t.after(() => context.close());
+      const page = await openTestPage(context, proxy.origin, { title: t.name });
+      await openSocket(page, 'a', null, { rememberTransport: false });
+      await waitForEvent(page, 'a', 'connect');
+      const events = await page.evaluate(() => window.H.sockets.a.events);
+      // flashsocket is unavailable, so htmlfile is next in the default order.
+      assert.deepEqual(events, [['connecting', 'websocket'], ['connecting', 'htmlfile'], ['connect']]);
+      assert.ok(proxy.refused >= 1, 'the WebSocket was tried');
+      await send(page, 'a', 'over the fallback');
+      assert.deepEqual(await waitForMessages(page, 'a', 1), ['over the fallback']);
+    });
+  });
 
   describe('flashsocket', () => {
     it('reports itself unavailable and is skipped in fallback', { timeout: 30000 }, (t) =>
