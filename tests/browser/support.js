@@ -121,6 +121,11 @@ class ExampleServer {
     const proc = spawn(this.file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     children.add(proc);
+    // A server that a failed test never stopped must not keep this process alive: the
+    // exit handler above ends it once the tests are done.
+    proc.unref();
+    proc.stdout.unref();
+    proc.stderr.unref();
     let exited = false;
     proc.on('exit', (code, signal) => {
       exited = true;
