@@ -4,9 +4,11 @@
 // loaded from that server.
 
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const { describe, it, before, after } = require('node:test');
 const {
   ExampleServer,
+  REFERENCE_CLIENT,
   launchBrowser,
   newContext,
   startPageServer,
@@ -33,12 +35,14 @@ after(async () => {
  * page server on another, and a page from the latter with our client from the former.
  * `responses` collects [method, url, status, headers] of every Socket.IO request.
  */
-async function withTwoOrigins(t, body) {
+async function withTwoOrigins(t, body, { reference = false } = {}) {
   const server = new ExampleServer('echo');
   t.after(() => server.stop());
   await server.start();
+  // The original client comes from the page's own server; ours from the Socket.IO server.
   const pageServer = await startPageServer({
-    '/page.html': testPage(`${server.origin}/socket.io/socket.io.js`, 'cross-origin'),
+    '/page.html': testPage(reference ? '/socket.io.js' : `${server.origin}/socket.io/socket.io.js`, 'cross-origin'),
+    ...(reference ? { '/socket.io.js': fs.readFileSync(REFERENCE_CLIENT, 'utf8') } : {}),
   });
   t.after(() => pageServer.close());
   const context = await newContext(browser);
@@ -62,6 +66,7 @@ async function withTwoOrigins(t, body) {
   });
   await page.goto(`${pageServer.origin}/page.html`);
   await page.waitForFunction(() => typeof window.io === 'object' && typeof window.H === 'object');
+  assert.equal(await page.evaluate(() => typeof window.io.codec === 'undefined'), reference, 'the right client');
   try {
     await body({ server, pageServer, page, responses });
   } catch (e) {
@@ -141,4 +146,21 @@ describe('cross-origin, our client', { concurrency: true }, () => {
       assert.ok(responses.every((r) => !r.url.includes('/htmlfile')));
     })
   );
+});
+
+describe('cross-origin, the original 0.6 client', { concurrency: true }, () => {
+  for (const transport of ['xhr-polling', 'jsonp-polling']) {
+    it(`${transport} works across origins`, { timeout: 30000 }, (t) =>
+      withTwoOrigins(
+        t,
+        async ({ server, page }) => {
+          await openSocket(page, 'a', '127.0.0.1', { port: server.port, transports: [transport] });
+          await waitForEvent(page, 'a', 'connect');
+          assert.equal(await page.evaluate(() => window.H.sockets.a.socket.transport.type), transport);
+          await exchange(page);
+        },
+        { reference: true }
+      )
+    );
+  }
 });

@@ -174,18 +174,21 @@ function newContext(browser) {
 }
 
 /**
- * A plain HTTP server for pages of another origin: `pages` maps a path to HTML. Returns
+ * A plain HTTP server for pages of another origin: `pages` maps a path to its text (served
+ * as JavaScript for a `.js` path, HTML otherwise). Returns
  * { origin, port, close() }.
  */
 async function startPageServer(pages) {
   const server = http.createServer((req, res) => {
-    const body = pages[req.url.split('?')[0]];
+    const name = req.url.split('?')[0];
+    const body = pages[name];
     if (body === undefined) {
       res.writeHead(404, { 'Content-Type': 'text/plain' });
       res.end('Not Found');
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=UTF-8' });
+    const type = name.endsWith('.js') ? 'text/javascript' : 'text/html';
+    res.writeHead(200, { 'Content-Type': `${type}; charset=UTF-8` });
     res.end(body);
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
