@@ -735,7 +735,7 @@
 
   /**
    * `jsonp-polling`: each poll is a `<script>` whose answer calls `io.JSONP[index]._(payload)`;
-   * sends are form POSTs into a hidden iframe. Works across origins without CORS.
+   * sends are `no-cors` POSTs. Works across origins without CORS.
    *
    * Every session gets a fresh index, so a script of an earlier session that arrives late
    * finds `CLOSED_JSONP` at its index and cannot be mistaken for the new session's data.
@@ -744,6 +744,8 @@
     constructor(socket, options) {
       super(socket, Object.assign({ timeout: POLLING_TIMEOUT }, options));
       this.index = null;
+      this.sendUrl = null;
+      this.postAbort = null;
     }
 
     start() {
@@ -783,67 +785,48 @@
     }
 
     /**
-     * Sends by submitting a hidden form into a hidden iframe; the iframe's load event says
-     * the POST is done. The action URL is fixed for the session, as the server expects.
+     * Sends with a `no-cors` fetch of a form-encoded body to a URL fixed for the session,
+     * as the server expects. The answer cannot be read across origins, only that one came.
+     *
+     * The 0.6 client submitted a hidden form into an iframe instead. A form submission
+     * turns every "\n" of the text into "\r\n" (so the length prefixes no longer match
+     * and the rest of the payload is lost), and encodes the text in the page's charset
+     * rather than UTF-8. A fetch body is sent exactly as given.
      */
     post(payload) {
-      if (!this.form) this.createForm();
-      this.form.elements.data.value = payload;
-      this.postTimer = setTimeout(this.bind(() => this.fail('send timed out')), this.options.timeout);
-      this.form.submit();
-    }
-
-    createForm() {
-      const doc = global.document;
-      const name = `socket_io_iframe_${this.index}`;
-      const form = (this.form = doc.createElement('form'));
-      const area = doc.createElement('textarea');
-      const frame = (this.frame = doc.createElement('iframe'));
-      hideElement(form);
-      form.method = 'POST';
-      form.target = name;
-      form.action = this.url(`/${stamp()}/${this.index}`);
-      // Without this the page's own encoding is used, and non-ASCII text arrives garbled.
-      form.setAttribute('accept-charset', 'UTF-8');
-      area.name = 'data';
-      frame.name = name;
-      frame.onload = this.bind(() => this.onFrameLoad());
-      form.appendChild(area);
-      form.appendChild(frame);
-      doc.body.appendChild(form);
-    }
-
-    /**
-     * The iframe also fires a load event for its initial blank document, at a moment that
-     * varies between browsers; only a load that replaced that document ends a POST.
-     */
-    onFrameLoad() {
-      if (this.frameIsBlank()) return;
-      clearTimeout(this.postTimer);
-      this.postDone();
-    }
-
-    frameIsBlank() {
-      try {
-        const href = this.frame.contentWindow.location.href;
-        return href === 'about:blank' || href === '';
-      } catch (e) {
-        // A cross-origin document: the POST's answer.
-        return false;
-      }
+      if (this.sendUrl === null) this.sendUrl = this.url(`/${stamp()}/${this.index}`);
+      const controller = (this.postAbort = new global.AbortController());
+      const timer = setTimeout(this.bind(() => this.fail('send timed out')), this.options.timeout);
+      const finish = this.bind((ok) => {
+        clearTimeout(timer);
+        this.postAbort = null;
+        if (ok) this.postDone();
+        else this.fail('send failed');
+      });
+      global
+        .fetch(this.sendUrl, {
+          method: 'POST',
+          mode: 'no-cors',
+          credentials: 'include',
+          headers: { 'Content-Type': FORM_CONTENT_TYPE },
+          body: 'data=' + encodeURIComponent(payload),
+          signal: controller.signal,
+        })
+        .then(
+          () => finish(true),
+          () => finish(false)
+        );
     }
 
     teardown() {
-      clearTimeout(this.postTimer);
+      if (this.postAbort) this.postAbort.abort();
       if (this.index !== null) io.JSONP[this.index] = CLOSED_JSONP;
       if (this.currentPoll) removeNode(this.currentPoll.script);
-      if (this.frame) this.frame.onload = null;
-      removeNode(this.form);
-      this.currentPoll = this.form = this.frame = null;
+      this.currentPoll = this.postAbort = this.sendUrl = null;
     }
 
     static check() {
-      return !!global.document;
+      return !!global.document && typeof global.fetch === 'function' && typeof global.AbortController === 'function';
     }
 
     static xdomainCheck() {

@@ -1,0 +1,106 @@
+'use strict';
+
+// Two people on the chat demo's page talk to each other.
+
+const assert = require('node:assert/strict');
+const { it, before, after } = require('node:test');
+const { ExampleServer, launchBrowser, newContext, saveArtifact } = require('./support');
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  if (browser) await browser.close();
+});
+
+/** Opens the chat page in a context of its own and waits until it is connected. */
+async function joinChat(t, server) {
+  const context = await newContext(browser);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.errors = errors;
+  await page.goto(`${server.origin}/chat.html`);
+  await page.locator('#status').filter({ hasText: /^connected over / }).waitFor();
+  return page;
+}
+
+function chatLines(page) {
+  return page.locator('#chat p').allTextContents();
+}
+
+async function say(page, text) {
+  await page.locator('#text').fill(text);
+  await page.locator('#text').press('Enter');
+  await assert.doesNotReject(page.locator('#chat p.you').filter({ hasText: text }).last().waitFor());
+  assert.equal(await page.locator('#text').inputValue(), '', 'the input is cleared');
+}
+
+it('two chat pages talk to each other', { timeout: 45000 }, async (t) => {
+  const server = new ExampleServer('chat');
+  t.after(() => server.stop());
+  await server.start();
+  try {
+    const alice = await joinChat(t, server);
+    const bob = await joinChat(t, server);
+
+    // Both connected over a real WebSocket (the page leaves the transport list alone).
+    assert.equal(await alice.locator('#status').textContent(), 'connected over websocket');
+    assert.equal(await bob.locator('#status').textContent(), 'connected over websocket');
+
+    // Alice hears that somebody came.
+    await alice.locator('#chat p.announcement').filter({ hasText: / connected$/ }).waitFor();
+
+    await say(alice, 'Hello Bob!');
+    const fromAlice = bob.locator('#chat p').filter({ hasText: 'Hello Bob!' });
+    await fromAlice.waitFor();
+    const line = await fromAlice.textContent();
+    assert.match(line, /^\d+: Hello Bob!$/, 'the other page shows "<session id>: <text>"');
+    const aliceSession = line.split(':')[0];
+
+    await say(bob, 'Hi Alice 👋 — ça va?');
+    const fromBob = alice.locator('#chat p').filter({ hasText: 'Hi Alice 👋 — ça va?' });
+    await fromBob.waitFor();
+    const bobLine = await fromBob.textContent();
+    assert.match(bobLine, /^\d+: Hi Alice 👋 — ça va\?$/);
+    assert.notEqual(bobLine.split(':')[0], aliceSession, 'two sessions');
+
+    await say(alice, '<b>not bold</b> & stays text');
+    await bob.locator('#chat p').filter({ hasText: '<b>not bold</b> & stays text' }).waitFor();
+
+    // Each page shows its own lines as "you" and the other's under the other's id.
+    const aliceLines = await chatLines(alice);
+    const bobLines = await chatLines(bob);
+    assert.deepEqual(aliceLines.filter((l) => !/ connected$/.test(l)), [
+      'you: Hello Bob!',
+      bobLine,
+      'you: <b>not bold</b> & stays text',
+    ]);
+    assert.deepEqual(bobLines.filter((l) => !/ connected$/.test(l)), [
+      line,
+      'you: Hi Alice 👋 — ça va?',
+      `${aliceSession}: <b>not bold</b> & stays text`,
+    ]);
+
+    await alice.screenshot({ path: saveArtifact('chat-page-1.png'), fullPage: true });
+    await bob.screenshot({ path: saveArtifact('chat-page-2.png'), fullPage: true });
+
+    // A third page arriving later gets the history.
+    const carol = await joinChat(t, server);
+    await carol.locator('#chat p').filter({ hasText: 'stays text' }).waitFor();
+    const carolLines = (await chatLines(carol)).filter((l) => !/ connected$/.test(l));
+    assert.deepEqual(carolLines, [line, bobLine, `${aliceSession}: <b>not bold</b> & stays text`]);
+
+    // When Bob leaves, Alice is told.
+    await bob.close();
+    await alice.locator('#chat p.announcement').filter({ hasText: / disconnected$/ }).waitFor();
+
+    assert.deepEqual([...alice.errors, ...carol.errors], []);
+  } catch (e) {
+    e.message += `\n--- server log (end) ---\n${server.log.slice(-3000)}`;
+    throw e;
+  }
+});
