@@ -1,0 +1,402 @@
+//! HTTP: requests off the wire, routing, and the answers that complete them.
+
+use super::*;
+
+impl Server {
+    pub(super) fn process_http(&mut self, id: ConnId, now: Instant) {
+        loop {
+            let Some(c) = self.conns.get_mut(&id) else {
+                return;
+            };
+            if !matches!(c.state, ConnState::Http) || c.input.is_empty() {
+                return;
+            }
+            if c.probing {
+                match policy::classify(&c.input) {
+                    policy::Probe::NeedMore => return,
+                    policy::Probe::Policy => {
+                        self.log(format_args!("answering a Flash policy request inline"));
+                        let doc = self.policy.clone();
+                        self.transmit(id, vec![doc], false);
+                        self.close_conn(id, now);
+                        return;
+                    }
+                    policy::Probe::NotPolicy => c.probing = false,
+                }
+            }
+            let progress = match c.parser.feed(&c.input) {
+                Ok(p) => p,
+                Err(e) => {
+                    let status = e.status();
+                    self.log(format_args!("bad request on connection {}: {e}", id.0));
+                    self.error_response(id, status, &e.to_string(), now);
+                    return;
+                }
+            };
+            c.input.drain(..progress.consumed);
+            if progress.send_continue {
+                self.transmit(
+                    id,
+                    vec![Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n")],
+                    false,
+                );
+            }
+            match progress.request {
+                Some(req) => self.on_request(id, req, now),
+                None if progress.consumed == 0 => return,
+                None => {}
+            }
+        }
+    }
+
+    pub(super) fn on_request(&mut self, id: ConnId, req: Request, now: Instant) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.keep_alive = req.keep_alive();
+        self.cancel_request_timer(id);
+        let opts = &self.opts;
+        match route(&opts.resource, req.path(), |k| opts.is_enabled(k)) {
+            Route::App => {
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.state = ConnState::App;
+                }
+                self.events.push_back(Event::Request(id, req));
+            }
+            Route::ClientScript => self.serve_script(id, &req, now),
+            Route::FlashObject => self.simple_response(id, 404, "404", now),
+            Route::Transport { kind, session } => {
+                let session = session.map(str::to_owned);
+                self.on_transport_request(id, kind, session, req, now)
+            }
+        }
+    }
+
+    pub(super) fn serve_script(&mut self, id: ConnId, req: &Request, now: Instant) {
+        if req.is_upgrade() {
+            return self.error_response(id, 400, "the client script cannot be upgraded", now);
+        }
+        if req.method != "GET" && req.method != "HEAD" {
+            return self.error_response(id, 405, "the client script is served to GET only", now);
+        }
+        let keep_alive = self.keep_alive(id);
+        let etag = self.script.etag.clone();
+        let fresh = req
+            .header("if-none-match")
+            .is_some_and(|v| self.script.matches(v));
+        let (status, body) = if fresh {
+            (304, Bytes::new())
+        } else {
+            (200, self.script.body.clone())
+        };
+        let head = write_head(
+            status,
+            [
+                ("Content-Type", "text/javascript"),
+                ("ETag", etag.as_str()),
+                ("Cache-Control", "no-cache"),
+            ],
+            Framing::Length(if fresh { 0 } else { body.len() }),
+            keep_alive,
+        );
+        let data = if req.method == "HEAD" || fresh {
+            vec![head]
+        } else {
+            vec![head, body]
+        };
+        self.finish_response(id, data, keep_alive, now);
+    }
+
+    pub(super) fn on_transport_request(
+        &mut self,
+        id: ConnId,
+        kind: TransportKind,
+        session: Option<String>,
+        req: Request,
+        now: Instant,
+    ) {
+        if req.is_upgrade() {
+            if !kind.is_websocket() {
+                return self.error_response(id, 400, &format!("{kind} cannot be upgraded"), now);
+            }
+            return self.ws_handshake(id, kind, session.as_deref(), req, now);
+        }
+        if kind.is_websocket() {
+            return self.error_response(id, 426, &format!("{kind} needs a WebSocket upgrade"), now);
+        }
+        match req.method.as_str() {
+            "GET" => self.http_attach(id, kind, session.as_deref(), &req, now),
+            "POST" => self.http_post(id, kind, session.as_deref(), &req, now),
+            "OPTIONS" => self.preflight(id, &req, now),
+            _ => self.error_response(
+                id,
+                405,
+                &format!("{kind} accepts GET, POST and OPTIONS"),
+                now,
+            ),
+        }
+    }
+
+    /// Finds the session a URL names. An unknown id closes the connection without an answer,
+    /// as the reference does (the client then starts a new session).
+    pub(super) fn lookup(
+        &mut self,
+        id: ConnId,
+        kind: TransportKind,
+        raw: &str,
+        now: Instant,
+    ) -> Option<SessionId> {
+        let found = raw
+            .parse::<SessionId>()
+            .ok()
+            .filter(|s| self.sessions.contains_key(s));
+        match found {
+            None => {
+                self.log(format_args!("unknown session id {:?}", truncate(raw)));
+                self.close_conn(id, now);
+                None
+            }
+            Some(sid) if self.sessions.get(&sid).map(|s| s.kind) != Some(kind) => {
+                self.error_response(id, 400, &format!("session {sid} does not use {kind}"), now);
+                None
+            }
+            Some(sid) => Some(sid),
+        }
+    }
+
+    pub(super) fn cors(&self, kind: TransportKind, req: &Request) -> Option<Cors> {
+        if !kind.uses_cors() {
+            return None;
+        }
+        let origin = req.header("origin")?;
+        self.opts.origins.allows(Some(origin)).then(|| Cors {
+            origin: origin.to_owned(),
+            credentials: kind == TransportKind::XhrMultipart
+                || req.header_bytes("cookie").is_some(),
+        })
+    }
+
+    pub(super) fn http_attach(
+        &mut self,
+        id: ConnId,
+        kind: TransportKind,
+        session: Option<&str>,
+        req: &Request,
+        now: Instant,
+    ) {
+        let keep_alive = self.keep_alive(id);
+        let cors = self.cors(kind, req);
+        let jsonp = if kind == TransportKind::JsonpPolling {
+            let Some(index) = jsonp_polling::parse_index(req.path()) else {
+                return self.error_response(
+                    id,
+                    400,
+                    "a jsonp-polling URL ends in the client's index: 1 to 6 digits",
+                    now,
+                );
+            };
+            let refused = req
+                .header("origin")
+                .is_some_and(|o| !self.opts.origins.allows(Some(o)));
+            if refused && session.is_none() {
+                // The reference created a session here whose id the page never got.
+                let data = jsonp_polling::refused_response(keep_alive);
+                return self.finish_response(id, data, keep_alive, now);
+            }
+            Some(if refused {
+                JsonpTarget::Refused
+            } else {
+                JsonpTarget::Index(index)
+            })
+        } else {
+            None
+        };
+        let sid = match session {
+            Some(raw) => match self.lookup(id, kind, raw, now) {
+                Some(sid) => sid,
+                None => return,
+            },
+            None => match self.create_session(id, kind, now) {
+                Some(sid) => sid,
+                None => return,
+            },
+        };
+        self.replace_transport(sid, now);
+        let attached = if kind.is_polling() {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.state = ConnState::Poll(sid);
+            }
+            Attached::Poll {
+                conn: id,
+                cors,
+                jsonp,
+                keep_alive,
+            }
+        } else {
+            let start = match kind {
+                TransportKind::HtmlFile => htmlfile::stream_start(),
+                _ => xhr_multipart::stream_start(cors.as_ref()),
+            };
+            self.transmit(id, start, false);
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.state = ConnState::Stream(sid);
+            }
+            Attached::Stream { conn: id }
+        };
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.attached = Some(attached);
+        }
+        self.attach(sid, now);
+        // A poll that found nothing to send waits, but not for ever.
+        let waiting = matches!(
+            self.sessions.get(&sid).and_then(|s| s.attached.as_ref()),
+            Some(Attached::Poll { .. })
+        );
+        if waiting {
+            let duration = self.sessions[&sid].opts.duration;
+            self.arm(
+                TimerOwner::Session(sid),
+                TimerKind::PollDuration,
+                now + duration,
+            );
+        }
+    }
+
+    pub(super) fn http_post(
+        &mut self,
+        id: ConnId,
+        kind: TransportKind,
+        session: Option<&str>,
+        req: &Request,
+        now: Instant,
+    ) {
+        let Some(raw) = session else {
+            return self.error_response(
+                id,
+                400,
+                "messages must be posted to a session: …/<transport>/<session id>/send",
+                now,
+            );
+        };
+        let origin = req.header("origin");
+        if kind.is_polling() && origin.is_some() && !self.opts.origins.allows(origin) {
+            return self.simple_response(id, 401, "unauthorized", now);
+        }
+        let Some(sid) = self.lookup(id, kind, raw, now) else {
+            return;
+        };
+        let data = match form::form_value(&req.body, "data") {
+            Ok(d) => d,
+            Err(e) => return self.error_response(id, 400, &e.to_string(), now),
+        };
+        self.on_payload(sid, &data, now);
+        let cors = self.cors(kind, req);
+        let keep_alive = self.keep_alive(id);
+        let mut headers = vec![("Content-Type", "text/plain")];
+        if let Some(c) = &cors {
+            headers.extend(c.headers());
+        }
+        let head = write_head(200, headers, Framing::Length(2), keep_alive);
+        self.finish_response(id, vec![head, Bytes::from_static(b"ok")], keep_alive, now);
+    }
+
+    pub(super) fn preflight(&mut self, id: ConnId, req: &Request, now: Instant) {
+        let keep_alive = self.keep_alive(id);
+        let Some(origin) = req
+            .header("origin")
+            .filter(|o| self.opts.origins.allows(Some(o)))
+        else {
+            return self.error_response(id, 403, "origin not allowed", now);
+        };
+        let allow_headers: String = req
+            .header("access-control-request-headers")
+            .unwrap_or("Content-Type")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ',' | ' '))
+            .take(256)
+            .collect();
+        let head = write_head(
+            200,
+            [
+                ("Content-Type", "text/plain"),
+                ("Access-Control-Allow-Origin", origin),
+                ("Access-Control-Allow-Credentials", "true"),
+                ("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+                ("Access-Control-Allow-Headers", allow_headers.as_str()),
+                ("Access-Control-Max-Age", "86400"),
+                ("Vary", "Origin"),
+            ],
+            Framing::Length(2),
+            keep_alive,
+        );
+        self.finish_response(id, vec![head, Bytes::from_static(b"ok")], keep_alive, now);
+    }
+
+    /// Writes a complete response and returns the connection to reading requests, or
+    /// closes it.
+    pub(super) fn finish_response(
+        &mut self,
+        id: ConnId,
+        data: Vec<Bytes>,
+        keep_alive: bool,
+        now: Instant,
+    ) {
+        self.transmit(id, data, false);
+        if !keep_alive {
+            return self.close_conn(id, now);
+        }
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.state = ConnState::Http;
+            if !c.input.is_empty() {
+                self.resume.push(id);
+            }
+        }
+        self.arm_request_timer(id, now);
+    }
+
+    pub(super) fn simple_response(
+        &mut self,
+        id: ConnId,
+        status: u16,
+        body: &'static str,
+        now: Instant,
+    ) {
+        let keep_alive = self.keep_alive(id);
+        let head = write_head(
+            status,
+            [("Content-Type", "text/plain")],
+            Framing::Length(body.len()),
+            keep_alive,
+        );
+        self.finish_response(
+            id,
+            vec![head, Bytes::from_static(body.as_bytes())],
+            keep_alive,
+            now,
+        );
+    }
+
+    /// A refusal with a message a person can act on; the connection is closed after it,
+    /// since whatever follows on it cannot be trusted to be in step.
+    pub(super) fn error_response(&mut self, id: ConnId, status: u16, message: &str, now: Instant) {
+        let body = format!("{message}\n");
+        let mut headers = vec![("Content-Type", "text/plain; charset=UTF-8")];
+        if status == 426 {
+            headers.push(("Upgrade", "websocket"));
+            headers.push(("Sec-WebSocket-Version", "13"));
+        }
+        let head = write_head(status, headers, Framing::Length(body.len()), false);
+        self.transmit(id, vec![head, Bytes::from(body)], false);
+        self.close_conn(id, now);
+    }
+
+    pub(super) fn keep_alive(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|c| c.keep_alive)
+    }
+
+    pub(super) fn run_resumes(&mut self, now: Instant) {
+        while let Some(id) = self.resume.pop() {
+            self.process_http(id, now);
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! The state machine: connections and sessions in maps keyed by small ids, deadlines in a
+//! heap, and three queues the adapter drains.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::client::ClientScript;
+use crate::codec::{self, Incoming};
+use crate::conn::{flavour_name, Conn, ConnId, ConnState, WsTarget};
+use crate::error::Error;
+use crate::http::form;
+use crate::http::parser::RequestParser;
+use crate::http::request::Request;
+use crate::http::response::{self, write_head, Framing, Response};
+use crate::message::Message;
+use crate::options::{Options, RandomFn};
+use crate::policy;
+use crate::route::{route, Route};
+use crate::session::{Attached, DisconnectReason, Heartbeat, JsonpTarget, Session, SessionId};
+use crate::timer::{Entry, TimerKind, TimerOwner, Timers};
+use crate::transport::websocket::{self as ws_transport, Codec};
+use crate::transport::{htmlfile, jsonp_polling, xhr_multipart, xhr_polling, Cors, TransportKind};
+use crate::websocket::handshake::Flavour;
+use crate::websocket::WsEvent;
+
+mod heartbeats;
+mod http;
+mod sessions;
+mod timers;
+mod websocket;
+
+/// Bytes for one connection, ready for a vectored write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Transmit {
+    pub conn: ConnId,
+    /// Segments to write in order; payloads shared between recipients are not copied.
+    pub data: Vec<Bytes>,
+    /// Close the connection once `data` is written. The server has already forgotten it.
+    pub close: bool,
+}
+
+/// What happened, for the application.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub enum Event {
+    /// A session's first transport attached; its id went out as the first message.
+    Connect(SessionId),
+    Message(SessionId, Message),
+    /// Exactly once per session that connected.
+    Disconnect(SessionId, DisconnectReason),
+    /// A request outside the resource. Answer it with [`Server::respond`], or take the
+    /// connection over with [`Server::take_connection`] (a foreign WebSocket upgrade).
+    Request(ConnId, Request),
+}
+
+/// What the application may learn about a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub transport: TransportKind,
+    /// How many times a transport has attached (the seed's `connections`).
+    pub connections: u32,
+    /// A transport is attached right now.
+    pub open: bool,
+}
+
+/// The Socket.IO 0.6 server as a pure state machine.
+///
+/// Feed it with the `handle_*` methods and the application commands; after each call drain
+/// [`poll_transmit`](Self::poll_transmit) and [`poll_event`](Self::poll_event) until they
+/// return `None`, then sleep until [`poll_timeout`](Self::poll_timeout) (or the next input).
+pub struct Server {
+    opts: Options,
+    conns: HashMap<ConnId, Conn>,
+    sessions: HashMap<SessionId, Session>,
+    next_conn: u64,
+    timers: Timers,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    /// Connections back in the request-reading state with input still buffered.
+    resume: Vec<ConnId>,
+    random: RandomFn,
+    policy: Bytes,
+    script: ClientScript,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("connections", &self.conns.len())
+            .field("sessions", &self.sessions.len())
+            .field("timers", &self.timers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn os_random(buf: &mut [u8]) {
+    // Without entropy there is no safe session id; failing loudly beats predictable ids.
+    getrandom::getrandom(buf).expect("the operating system's random source failed");
+}
+
+impl Server {
+    /// A server whose session ids come from the operating system's CSPRNG.
+    pub fn new(opts: Options) -> Result<Self, Error> {
+        Self::with_random(opts, Box::new(os_random))
+    }
+
+    /// A server with its own source of session ids (tests plug in a seeded one).
+    pub fn with_random(opts: Options, random: RandomFn) -> Result<Self, Error> {
+        let res = &opts.resource;
+        if res.is_empty() || res.starts_with('/') || res.ends_with('/') || res.contains("//") {
+            return Err(Error::InvalidOptions(format!(
+                "resource {res:?} must be a non-empty path without leading or trailing '/'"
+            )));
+        }
+        if opts.transports.is_empty() {
+            return Err(Error::InvalidOptions("no transport is enabled".into()));
+        }
+        let policy = policy::policy_document(
+            opts.origins
+                .patterns()
+                .iter()
+                .map(|p| p.policy_parts())
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str())),
+        );
+        Ok(Server {
+            opts,
+            conns: HashMap::new(),
+            sessions: HashMap::new(),
+            next_conn: 0,
+            timers: Timers::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            resume: Vec::new(),
+            random,
+            policy,
+            script: ClientScript::new(),
+        })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// The Flash policy document, for a standalone policy listener.
+    pub fn policy_document(&self) -> Bytes {
+        self.policy.clone()
+    }
+
+    // ---- inputs ------------------------------------------------------------------------
+
+    /// The adapter accepted a TCP connection.
+    pub fn handle_connection(&mut self, now: Instant) -> ConnId {
+        self.next_conn += 1;
+        let id = ConnId(self.next_conn);
+        let probing =
+            self.opts.inline_flash_policy && self.opts.is_enabled(TransportKind::FlashSocket);
+        let limits = self.opts.limits;
+        self.conns.insert(
+            id,
+            Conn::new(
+                RequestParser::new(limits.max_head, limits.max_body),
+                probing,
+            ),
+        );
+        self.arm_request_timer(id, now);
+        id
+    }
+
+    /// Bytes read from a connection.
+    pub fn handle_bytes(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match c.state {
+            ConnState::WebSocket { .. } => self.ws_input(conn, data, now),
+            ConnState::AwaitKey3 { .. } => {
+                c.input.extend_from_slice(data);
+                self.try_key3(conn, now);
+            }
+            ConnState::Http => {
+                c.input.extend_from_slice(data);
+                self.process_http(conn, now);
+            }
+            ConnState::App | ConnState::Poll(_) | ConnState::Stream(_) => {
+                // A request is in progress: keep what comes next for later, within reason.
+                let limits = self.opts.limits;
+                if c.input.len() + data.len() > limits.max_head + limits.max_body {
+                    self.log(format_args!(
+                        "closing connection {}: too much pipelined input",
+                        conn.0
+                    ));
+                    self.close_conn(conn, now);
+                } else {
+                    c.input.extend_from_slice(data);
+                }
+            }
+        }
+        self.run_resumes(now);
+    }
+
+    /// A request that the embedder's own HTTP stack parsed. The connection must have been
+    /// announced with `handle_connection` and be between requests.
+    pub fn handle_request(&mut self, conn: ConnId, request: Request, now: Instant) {
+        match self.conns.get_mut(&conn) {
+            Some(c) if matches!(c.state, ConnState::Http) => {
+                c.probing = false;
+                self.on_request(conn, request, now);
+                self.run_resumes(now);
+            }
+            _ => self.log(format_args!(
+                "request on connection {} ignored: it is closed or busy",
+                conn.0
+            )),
+        }
+    }
+
+    /// The peer went away, or writing to it failed.
+    pub fn handle_closed(&mut self, conn: ConnId, now: Instant) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if let Some(sid) = c.session() {
+                self.transport_lost(sid, conn, DisconnectReason::TransportClosed, now);
+            }
+        }
+        self.run_resumes(now);
+    }
+
+    /// The deadline from `poll_timeout` has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(e) = self.timers.peek().copied() {
+            if e.at > now {
+                break;
+            }
+            let _ = self.timers.pop();
+            if self.is_live(&e) {
+                self.fire(e, now);
+            }
+        }
+        self.run_resumes(now);
+    }
+
+    // ---- application commands -------------------------------------------------------
+
+    /// Sends a message to one session; queued while no transport is attached.
+    pub fn send(&mut self, session: SessionId, msg: &Message, now: Instant) -> Result<(), Error> {
+        if !self.sessions.contains_key(&session) {
+            return Err(Error::UnknownSession(session));
+        }
+        self.deliver(session, codec::encode(msg), now);
+        self.run_resumes(now);
+        Ok(())
+    }
+
+    /// Sends a message to every connected session but those in `except`. The frame is
+    /// encoded once and shared.
+    pub fn broadcast(&mut self, msg: &Message, except: &[SessionId], now: Instant) {
+        let frame = codec::encode(msg);
+        let targets: Vec<SessionId> = self
+            .sessions
+            .keys()
+            .filter(|s| !except.contains(s))
+            .copied()
+            .collect();
+        for sid in targets {
+            self.deliver(sid, frame.clone(), now);
+        }
+        self.run_resumes(now);
+    }
+
+    /// Ends a session: its transport is closed and a `Disconnect` event follows.
+    pub fn disconnect(&mut self, session: SessionId, now: Instant) -> Result<(), Error> {
+        if !self.sessions.contains_key(&session) {
+            return Err(Error::UnknownSession(session));
+        }
+        self.end_session(session, DisconnectReason::Server, now);
+        self.run_resumes(now);
+        Ok(())
+    }
+
+    /// Answers a request that was handed over as [`Event::Request`].
+    pub fn respond(&mut self, conn: ConnId, resp: Response, now: Instant) -> Result<(), Error> {
+        let c = self
+            .conns
+            .get_mut(&conn)
+            .ok_or(Error::UnknownConnection(conn))?;
+        if !matches!(c.state, ConnState::App) {
+            return Err(Error::NotAwaitingResponse(conn));
+        }
+        let keep_alive = c.keep_alive;
+        let head = write_head(
+            resp.status,
+            resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            Framing::Length(resp.body.len()),
+            keep_alive,
+        );
+        self.finish_response(conn, vec![head, resp.body], keep_alive, now);
+        self.run_resumes(now);
+        Ok(())
+    }
+
+    /// Gives a connection whose request was handed over as [`Event::Request`] to the
+    /// application for good (for example a WebSocket server of its own). Returns the bytes
+    /// that arrived after that request's head.
+    pub fn take_connection(&mut self, conn: ConnId) -> Result<Bytes, Error> {
+        match self.conns.get(&conn) {
+            Some(c) if matches!(c.state, ConnState::App) => {}
+            Some(_) => return Err(Error::NotAwaitingResponse(conn)),
+            None => return Err(Error::UnknownConnection(conn)),
+        }
+        let c = self
+            .conns
+            .remove(&conn)
+            .ok_or(Error::UnknownConnection(conn))?;
+        Ok(Bytes::from(c.input))
+    }
+
+    /// Ends every session (with `Disconnect` events) and closes every connection.
+    pub fn shutdown(&mut self, now: Instant) {
+        let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for sid in sessions {
+            self.end_session(sid, DisconnectReason::Shutdown, now);
+        }
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for c in conns {
+            self.close_conn(c, now);
+        }
+        self.resume.clear();
+    }
+
+    // ---- queries ---------------------------------------------------------------------
+
+    /// Every connected session (the seed's `listener.clients`), including those waiting
+    /// out their close timeout.
+    pub fn clients(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.sessions.keys().copied()
+    }
+
+    pub fn session(&self, session: SessionId) -> Option<SessionInfo> {
+        self.sessions.get(&session).map(|s| SessionInfo {
+            transport: s.kind,
+            connections: s.connections,
+            open: s.attached.is_some(),
+        })
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    // ---- outputs ---------------------------------------------------------------------
+
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` must be called next, if ever.
+    #[must_use]
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(e) = self.timers.peek().copied() {
+            if self.is_live(&e) {
+                return Some(e.at);
+            }
+            let _ = self.timers.pop();
+        }
+        None
+    }
+
+    // ---- plumbing --------------------------------------------------------------------
+
+    fn transmit(&mut self, conn: ConnId, data: Vec<Bytes>, close: bool) {
+        // Consecutive writes to one connection travel together: one vectored write.
+        if let Some(last) = self.transmits.back_mut() {
+            if last.conn == conn && !last.close {
+                last.data.extend(data);
+                last.close = close;
+                return;
+            }
+        }
+        self.transmits.push_back(Transmit { conn, data, close });
+    }
+
+    /// Closes a connection after what was queued for it; the server forgets it at once.
+    fn close_conn(&mut self, id: ConnId, now: Instant) {
+        let Some(c) = self.conns.remove(&id) else {
+            return;
+        };
+        self.transmit(id, Vec::new(), true);
+        if let Some(sid) = c.session() {
+            self.transport_lost(sid, id, DisconnectReason::TransportClosed, now);
+        }
+    }
+
+    fn log(&self, args: std::fmt::Arguments<'_>) {
+        if let Some(log) = &self.opts.log {
+            log(&args.to_string());
+        }
+    }
+}
+
+/// A peer-supplied string, short enough to log.
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}

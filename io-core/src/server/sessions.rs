@@ -1,0 +1,272 @@
+//! Sessions: attaching transports, queueing, writing payloads, and ending.
+
+use super::*;
+
+impl Server {
+    pub(super) fn create_session(
+        &mut self,
+        id: ConnId,
+        kind: TransportKind,
+        now: Instant,
+    ) -> Option<SessionId> {
+        if self.sessions.len() >= self.opts.limits.max_sessions {
+            self.log(format_args!(
+                "refusing a new session: {} sessions already",
+                self.sessions.len()
+            ));
+            self.error_response(id, 503, "too many sessions", now);
+            return None;
+        }
+        let sid = loop {
+            let mut buf = [0u8; 16];
+            (self.random)(&mut buf);
+            let candidate = SessionId(u128::from_le_bytes(buf));
+            if !self.sessions.contains_key(&candidate) {
+                break candidate;
+            }
+        };
+        let opts = *self.opts.transport_options(kind);
+        self.sessions.insert(sid, Session::new(kind, opts));
+        Some(sid)
+    }
+
+    /// A new transport is about to attach: the old one, if any, is done. An unanswered poll
+    /// is answered empty (the reference left it hanging); a stream or socket is closed.
+    pub(super) fn replace_transport(&mut self, sid: SessionId, now: Instant) {
+        let Some(old) = self.sessions.get_mut(&sid).and_then(|s| s.attached.take()) else {
+            return;
+        };
+        self.stop_heartbeat(sid);
+        self.bump(TimerOwner::Session(sid), TimerKind::PollDuration);
+        match old {
+            Attached::Poll { .. } => self.answer_poll(old, Vec::new(), now),
+            other => self.close_transport(other, 1000, now),
+        }
+    }
+
+    /// The attach routine (PROTOCOL.md §3.3): the id first if it has not gone out, then
+    /// the queue, as one payload; `Connect` on the first attach; heartbeats if enabled.
+    pub(super) fn attach(&mut self, sid: SessionId, now: Instant) {
+        self.bump(TimerOwner::Session(sid), TimerKind::Close);
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        s.connections += 1;
+        let first = s.connections == 1;
+        let mut payload = Vec::with_capacity(s.queue.len() + 1);
+        if !s.handshaked {
+            payload.push(codec::encode_text(&sid.to_string()));
+            s.handshaked = true;
+        }
+        payload.extend(s.take_queue());
+        let heartbeats = s.opts.timeout.is_some();
+        if !payload.is_empty() {
+            self.write_payload(sid, payload, now);
+        }
+        if first {
+            self.log(format_args!("session {sid} connected"));
+            self.events.push_back(Event::Connect(sid));
+        }
+        if heartbeats {
+            self.start_heartbeat(sid, now);
+        }
+    }
+
+    /// Queues or writes one encoded frame.
+    pub(super) fn deliver(&mut self, sid: SessionId, frame: Bytes, now: Instant) {
+        let max_queue = self.opts.limits.max_queue;
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        if s.attached.is_some() {
+            return self.write_payload(sid, vec![frame], now);
+        }
+        s.queued_bytes += frame.len();
+        s.queue.push_back(frame);
+        if s.queued_bytes > max_queue {
+            self.log(format_args!(
+                "session {sid}: more than {max_queue} bytes queued"
+            ));
+            self.end_session(sid, DisconnectReason::QueueOverflow, now);
+        }
+    }
+
+    /// Writes a payload to the attached transport, which must exist.
+    pub(super) fn write_payload(&mut self, sid: SessionId, payload: Vec<Bytes>, now: Instant) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        match s.attached.take() {
+            Some(poll @ Attached::Poll { .. }) => {
+                self.bump(TimerOwner::Session(sid), TimerKind::PollDuration);
+                self.answer_poll(poll, payload, now);
+                self.detached(sid, DisconnectReason::TransportClosed, now);
+            }
+            Some(Attached::Stream { conn }) => {
+                s.attached = Some(Attached::Stream { conn });
+                let data = match s.kind {
+                    TransportKind::HtmlFile => vec![htmlfile::payload_chunk(&payload)],
+                    _ => xhr_multipart::part(&payload),
+                };
+                self.transmit(conn, data, false);
+            }
+            Some(Attached::WebSocket { conn }) => {
+                s.attached = Some(Attached::WebSocket { conn });
+                if let Some(data) = self.codec(conn).map(|c| c.wrap(&payload)) {
+                    self.transmit(conn, data, false);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Completes a held poll with `payload` (empty when `duration` ran out).
+    pub(super) fn answer_poll(&mut self, poll: Attached, payload: Vec<Bytes>, now: Instant) {
+        let Attached::Poll {
+            conn,
+            cors,
+            jsonp,
+            keep_alive,
+        } = poll
+        else {
+            return;
+        };
+        let data = match jsonp {
+            None => xhr_polling::poll_response(&payload, cors.as_ref(), keep_alive),
+            Some(JsonpTarget::Index(i)) => jsonp_polling::poll_response(i, &payload, keep_alive),
+            Some(JsonpTarget::Refused) => jsonp_polling::refused_response(keep_alive),
+        };
+        if matches!(
+            self.conns.get(&conn).map(|c| &c.state),
+            Some(ConnState::Poll(_))
+        ) {
+            self.finish_response(conn, data, keep_alive, now);
+        }
+    }
+
+    /// The session's transport is gone (`attached` already cleared): disconnect now, or
+    /// after `close_timeout` if a new transport may still come.
+    pub(super) fn detached(&mut self, sid: SessionId, reason: DisconnectReason, now: Instant) {
+        self.stop_heartbeat(sid);
+        let Some(s) = self.sessions.get(&sid) else {
+            return;
+        };
+        let close_timeout = s.opts.close_timeout;
+        if close_timeout.is_zero() {
+            self.end_session(sid, reason, now);
+        } else {
+            self.arm(
+                TimerOwner::Session(sid),
+                TimerKind::Close,
+                now + close_timeout,
+            );
+        }
+    }
+
+    /// Connection `conn` of session `sid` is gone without the session's consent.
+    pub(super) fn transport_lost(
+        &mut self,
+        sid: SessionId,
+        conn: ConnId,
+        reason: DisconnectReason,
+        now: Instant,
+    ) {
+        let attached_here = self
+            .sessions
+            .get(&sid)
+            .and_then(|s| s.attached.as_ref())
+            .is_some_and(|a| a.conn() == conn);
+        if attached_here {
+            if let Some(s) = self.sessions.get_mut(&sid) {
+                s.attached = None;
+            }
+            self.bump(TimerOwner::Session(sid), TimerKind::PollDuration);
+            self.detached(sid, reason, now);
+        }
+    }
+
+    /// Disconnect: the session is forgotten, its transport closed, and the application
+    /// told once.
+    pub(super) fn end_session(&mut self, sid: SessionId, reason: DisconnectReason, now: Instant) {
+        // The transport is closed while the session is still in the map, so that
+        // `close_transport` can tell an htmlfile stream from a multipart one.
+        let Some(attached) = self.sessions.get_mut(&sid).map(|s| s.attached.take()) else {
+            return;
+        };
+        if let Some(att) = attached {
+            let code = if reason == DisconnectReason::Shutdown {
+                1001
+            } else {
+                1000
+            };
+            self.close_transport(att, code, now);
+        }
+        let Some(s) = self.sessions.remove(&sid) else {
+            return;
+        };
+        self.log(format_args!("session {sid} disconnected: {reason}"));
+        if s.handshaked {
+            self.events.push_back(Event::Disconnect(sid, reason));
+        }
+    }
+
+    /// Ends a transport connection properly: a poll gets an empty answer, a stream its end,
+    /// a socket its closing handshake; then the connection closes.
+    pub(super) fn close_transport(&mut self, att: Attached, code: u16, now: Instant) {
+        let conn = att.conn();
+        match att {
+            Attached::Poll { .. } => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.keep_alive = false;
+                }
+                let Attached::Poll { cors, jsonp, .. } = att else {
+                    return;
+                };
+                self.answer_poll(
+                    Attached::Poll {
+                        conn,
+                        cors,
+                        jsonp,
+                        keep_alive: false,
+                    },
+                    Vec::new(),
+                    now,
+                );
+                return;
+            }
+            Attached::Stream { .. } => {
+                if matches!(
+                    self.conns.get(&conn).map(|c| &c.state),
+                    Some(ConnState::Stream(s)) if self.sessions.get(s).is_none_or(|s| s.kind == TransportKind::HtmlFile)
+                ) {
+                    self.transmit(conn, vec![Bytes::from_static(response::LAST_CHUNK)], false);
+                }
+            }
+            Attached::WebSocket { .. } => {
+                if let Some(b) = self.codec(conn).and_then(|c| c.close_bytes(code, "")) {
+                    self.transmit(conn, vec![b], false);
+                }
+            }
+        }
+        self.close_conn(conn, now);
+    }
+
+    pub(super) fn on_payload(&mut self, sid: SessionId, payload: &str, now: Instant) {
+        let decoded = codec::decode(payload);
+        for data in decoded.frames {
+            if !self.sessions.contains_key(&sid) {
+                return;
+            }
+            match codec::interpret(data) {
+                Ok(Incoming::Heartbeat(n)) => self.on_heartbeat(sid, &n, now),
+                Ok(Incoming::Message(m)) => self.events.push_back(Event::Message(sid, m)),
+                Err(e) => self.log(format_args!("message from session {sid} dropped: {e}")),
+            }
+        }
+        if let Some(e) = decoded.error {
+            self.log(format_args!(
+                "rest of a payload from session {sid} dropped: {e}"
+            ));
+        }
+    }
+}

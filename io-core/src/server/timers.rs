@@ -1,0 +1,81 @@
+//! Timers: arming deadlines and acting on those that passed.
+
+use super::*;
+
+impl Server {
+    pub(super) fn bump(&mut self, owner: TimerOwner, kind: TimerKind) -> u64 {
+        match owner {
+            TimerOwner::Session(sid) => self.sessions.get_mut(&sid).map(|s| s.timers.bump(kind)),
+            TimerOwner::Conn(id) => self.conns.get_mut(&id).map(|c| c.timers.bump(kind)),
+        }
+        .unwrap_or(0)
+    }
+
+    pub(super) fn arm(&mut self, owner: TimerOwner, kind: TimerKind, at: Instant) {
+        let generation = self.bump(owner, kind);
+        self.timers.push(Entry {
+            at,
+            owner,
+            kind,
+            generation,
+        });
+    }
+
+    pub(super) fn arm_request_timer(&mut self, id: ConnId, now: Instant) {
+        let at = now + self.opts.limits.request_timeout;
+        self.arm(TimerOwner::Conn(id), TimerKind::Close, at);
+    }
+
+    pub(super) fn cancel_request_timer(&mut self, id: ConnId) {
+        self.bump(TimerOwner::Conn(id), TimerKind::Close);
+    }
+
+    pub(super) fn is_live(&self, e: &Entry) -> bool {
+        match e.owner {
+            TimerOwner::Session(sid) => self
+                .sessions
+                .get(&sid)
+                .is_some_and(|s| s.timers.current(e.kind) == e.generation),
+            TimerOwner::Conn(id) => self
+                .conns
+                .get(&id)
+                .is_some_and(|c| c.timers.current(e.kind) == e.generation),
+        }
+    }
+
+    pub(super) fn fire(&mut self, e: Entry, now: Instant) {
+        match (e.owner, e.kind) {
+            (TimerOwner::Conn(id), _) => {
+                let busy = self.conns.get(&id).is_some_and(|c| !c.parser.is_idle());
+                if busy {
+                    self.error_response(id, 408, "the request took too long to arrive", now);
+                } else {
+                    self.close_conn(id, now);
+                }
+            }
+            (TimerOwner::Session(sid), TimerKind::Close) => {
+                self.end_session(sid, DisconnectReason::TransportClosed, now)
+            }
+            (TimerOwner::Session(sid), TimerKind::HeartbeatInterval) => {
+                self.send_heartbeat(sid, now)
+            }
+            (TimerOwner::Session(sid), TimerKind::HeartbeatTimeout) => {
+                self.end_session(sid, DisconnectReason::HeartbeatTimeout, now)
+            }
+            (TimerOwner::Session(sid), TimerKind::PollDuration) => {
+                let poll = self.sessions.get_mut(&sid).and_then(|s| s.attached.take());
+                match poll {
+                    Some(p @ Attached::Poll { .. }) => {
+                        self.answer_poll(p, Vec::new(), now);
+                        self.detached(sid, DisconnectReason::TransportClosed, now);
+                    }
+                    other => {
+                        if let Some(s) = self.sessions.get_mut(&sid) {
+                            s.attached = other;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! WebSocket: the opening handshakes and the frames of an upgraded connection.
+
+use super::*;
+
+impl Server {
+    pub(super) fn ws_handshake(
+        &mut self,
+        id: ConnId,
+        kind: TransportKind,
+        session: Option<&str>,
+        req: Request,
+        now: Instant,
+    ) {
+        let origin = ws_transport::request_origin(&req);
+        if !self.opts.origins.allows(origin) {
+            self.log(format_args!("WebSocket origin {origin:?} not allowed"));
+            return self.error_response(id, 403, "origin not allowed", now);
+        }
+        let target = match session {
+            Some(raw) => match self.lookup(id, kind, raw, now) {
+                Some(sid) => WsTarget::Existing(sid),
+                None => return,
+            },
+            None => {
+                if self.sessions.len() >= self.opts.limits.max_sessions {
+                    return self.error_response(id, 503, "too many sessions", now);
+                }
+                WsTarget::New(kind)
+            }
+        };
+        let hs = match ws_transport::accept(&req, self.opts.secure) {
+            Ok(hs) => hs,
+            Err(r) => {
+                self.log(format_args!("WebSocket handshake refused: {}", r.message));
+                return self.error_response(id, r.status, &r.message, now);
+            }
+        };
+        self.transmit(id, vec![hs.head], false);
+        match hs.keys {
+            Some(keys) => {
+                if let Some(c) = self.conns.get_mut(&id) {
+                    c.state = ConnState::AwaitKey3 { keys, target };
+                }
+                self.arm_request_timer(id, now);
+                self.try_key3(id, now);
+            }
+            None => self.ws_open(id, hs.flavour, target, now),
+        }
+    }
+
+    pub(super) fn try_key3(&mut self, id: ConnId, now: Instant) {
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let ConnState::AwaitKey3 { keys, target } = c.state else {
+            return;
+        };
+        let Some(key3) = c.input.get(..8).and_then(|k| <[u8; 8]>::try_from(k).ok()) else {
+            return;
+        };
+        c.input.drain(..8);
+        self.transmit(id, vec![ws_transport::key3_answer(keys, &key3)], false);
+        self.ws_open(id, Flavour::Hixie76, target, now);
+    }
+
+    pub(super) fn ws_open(&mut self, id: ConnId, flavour: Flavour, target: WsTarget, now: Instant) {
+        self.cancel_request_timer(id);
+        let sid = match target {
+            WsTarget::New(kind) => match self.create_session(id, kind, now) {
+                Some(sid) => sid,
+                None => return,
+            },
+            WsTarget::Existing(sid) if self.sessions.contains_key(&sid) => sid,
+            WsTarget::Existing(_) => return self.close_conn(id, now),
+        };
+        self.log(format_args!(
+            "session {sid} speaks {}",
+            flavour_name(flavour)
+        ));
+        self.replace_transport(sid, now);
+        let leftover = match self.conns.get_mut(&id) {
+            Some(c) => {
+                c.state = ConnState::WebSocket {
+                    session: sid,
+                    codec: Codec::new(flavour, self.opts.limits.max_frame),
+                };
+                std::mem::take(&mut c.input)
+            }
+            None => return,
+        };
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.attached = Some(Attached::WebSocket { conn: id });
+        }
+        self.attach(sid, now);
+        if !leftover.is_empty() {
+            self.ws_input(id, &leftover, now);
+        }
+    }
+
+    pub(super) fn ws_input(&mut self, id: ConnId, data: &[u8], now: Instant) {
+        let mut events = Vec::new();
+        let (sid, result) = match self.conns.get_mut(&id) {
+            Some(Conn {
+                state: ConnState::WebSocket { session, codec },
+                ..
+            }) => (*session, codec.feed(data, &mut events)),
+            _ => return,
+        };
+        for ev in events {
+            match ev {
+                WsEvent::Text(text) => self.on_payload(sid, &text, now),
+                WsEvent::Ping(p) => {
+                    if let Some(pong) = self.codec(id).and_then(|c| c.pong(&p)) {
+                        self.transmit(id, vec![pong], false);
+                    }
+                }
+                WsEvent::Pong(_) => {}
+                WsEvent::Close { code, .. } => {
+                    let reply = self
+                        .codec(id)
+                        .and_then(|c| c.close_bytes(code.unwrap_or(1000), ""));
+                    if let Some(b) = reply {
+                        self.transmit(id, vec![b], false);
+                    }
+                    self.close_conn(id, now);
+                    return;
+                }
+            }
+            if !self.conns.contains_key(&id) {
+                return;
+            }
+        }
+        if let Err(e) = result {
+            self.log(format_args!(
+                "WebSocket protocol error from session {sid}: {}",
+                e.reason
+            ));
+            if let Some(b) = self
+                .codec(id)
+                .and_then(|c| c.close_bytes(e.close_code, e.reason))
+            {
+                self.transmit(id, vec![b], false);
+            }
+            self.transport_lost(
+                sid,
+                id,
+                DisconnectReason::ProtocolError(e.reason.to_string()),
+                now,
+            );
+            self.close_conn(id, now);
+        }
+    }
+
+    pub(super) fn codec(&self, id: ConnId) -> Option<&Codec> {
+        match self.conns.get(&id) {
+            Some(Conn {
+                state: ConnState::WebSocket { codec, .. },
+                ..
+            }) => Some(codec),
+            _ => None,
+        }
+    }
+}
