@@ -1,6 +1,12 @@
 //! Heartbeats: exactly one cycle per session, started at each attach.
 
-use super::*;
+use std::time::Instant;
+
+use crate::codec;
+use crate::session::{Heartbeat, SessionId};
+use crate::timer::{TimerKind, TimerOwner};
+
+use super::Server;
 
 impl Server {
     pub(super) fn start_heartbeat(&mut self, sid: SessionId, now: Instant) {

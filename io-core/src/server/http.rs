@@ -1,6 +1,20 @@
 //! HTTP: requests off the wire, routing, and the answers that complete them.
 
-use super::*;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::conn::{ConnId, ConnState};
+use crate::http::form;
+use crate::http::request::Request;
+use crate::http::response::{write_head, Framing};
+use crate::policy;
+use crate::route::{route, Route};
+use crate::session::{Attached, JsonpTarget, SessionId};
+use crate::timer::{TimerKind, TimerOwner};
+use crate::transport::{htmlfile, jsonp_polling, xhr_multipart, Cors, TransportKind};
+
+use super::{truncate, Event, Server};
 
 impl Server {
     pub(super) fn process_http(&mut self, id: ConnId, now: Instant) {

@@ -1,6 +1,17 @@
 //! Sessions: attaching transports, queueing, writing payloads, and ending.
 
-use super::*;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::codec::{self, Incoming};
+use crate::conn::{ConnId, ConnState};
+use crate::http::response;
+use crate::session::{Attached, DisconnectReason, JsonpTarget, Session, SessionId};
+use crate::timer::{TimerKind, TimerOwner};
+use crate::transport::{htmlfile, jsonp_polling, xhr_multipart, xhr_polling, TransportKind};
+
+use super::{Event, Server};
 
 impl Server {
     pub(super) fn create_session(

@@ -1,6 +1,12 @@
 //! Timers: arming deadlines and acting on those that passed.
 
-use super::*;
+use std::time::Instant;
+
+use crate::conn::ConnId;
+use crate::session::{Attached, DisconnectReason};
+use crate::timer::{Entry, TimerKind, TimerOwner};
+
+use super::Server;
 
 impl Server {
     pub(super) fn bump(&mut self, owner: TimerOwner, kind: TimerKind) -> u64 {

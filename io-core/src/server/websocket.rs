@@ -1,6 +1,16 @@
 //! WebSocket: the opening handshakes and the frames of an upgraded connection.
 
-use super::*;
+use std::time::Instant;
+
+use crate::conn::{flavour_name, Conn, ConnId, ConnState, WsTarget};
+use crate::http::request::Request;
+use crate::session::{Attached, DisconnectReason};
+use crate::transport::websocket::{self as ws_transport, Codec};
+use crate::transport::TransportKind;
+use crate::websocket::handshake::Flavour;
+use crate::websocket::WsEvent;
+
+use super::Server;
 
 impl Server {
     pub(super) fn ws_handshake(
