@@ -21,7 +21,9 @@
 //!    reactions are new inputs, so go back to 1 after them.
 //! 3. [`Server::poll_timeout`]: sleep until then, or until the next input.
 //!
-//! Time is always an argument (`now`), so tests run on a virtual clock.
+//! Time is always an argument (`now`), so tests run on a virtual clock. A complete run loop
+//! (non-blocking sockets on `mio`, under 200 lines) is `examples/src/custom_loop.rs` in this
+//! repository; the `hub` module holds what the io-std and io-smol adapters share.
 //!
 //! ```
 //! use std::time::Instant;
