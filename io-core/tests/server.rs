@@ -607,3 +607,48 @@ fn too_much_input_behind_a_held_poll_closes_the_connection() {
         vec![(sid, DisconnectReason::TransportClosed)]
     );
 }
+
+/// An embedder whose own HTTP stack parsed the request hands it over whole: polls, posts and
+/// the application's requests behave as if the bytes had come through the core's parser.
+#[test]
+fn requests_parsed_by_the_embedder() {
+    let mut b = Bench::with_defaults();
+    let handshake = b.connect();
+    let now = b.now();
+    b.server.handle_request(
+        handshake,
+        Request::get("/socket.io/xhr-polling//1").with_header("Host", "x"),
+        now,
+    );
+    b.drain();
+    let r = b.response(handshake);
+    assert_eq!(r.status, 200);
+    let sid = session_id(&r.body_text());
+
+    let poster = b.connect();
+    let mut post = Request::get(format!("/socket.io/xhr-polling/{sid}/send"));
+    post.method = "POST".into();
+    post.body = format!("data={}", urlencode(&frame("hi")))
+        .into_bytes()
+        .into();
+    b.server.handle_request(poster, post, now);
+    b.drain();
+    assert_eq!(b.response(poster).body_text(), "ok");
+    assert_eq!(b.messages(), vec![(sid, Message::text("hi"))]);
+
+    let app = b.connect();
+    b.server
+        .handle_request(app, Request::get("/elsewhere"), now);
+    b.drain();
+    let req = app_request(&mut b, app);
+    assert_eq!(req.path(), "/elsewhere");
+    b.respond(app, Response::new(204)).unwrap();
+    assert_eq!(b.response(app).status, 204);
+    // A connection busy with a request takes no second one; it is ignored, not answered twice.
+    let busy = b.connect();
+    b.server.handle_request(busy, Request::get("/a"), now);
+    b.server.handle_request(busy, Request::get("/b"), now);
+    b.drain();
+    assert_eq!(app_request(&mut b, busy).path(), "/a");
+    assert!(b.events().is_empty());
+}
