@@ -32,7 +32,6 @@ impl Handle {
         self.0.store(true, Ordering::Release);
         let _ = self.1.wake();
     }
-
     pub fn sessions(&self) -> usize {
         self.2.load(Ordering::Acquire)
     }
@@ -166,11 +165,12 @@ impl Loop {
             // Published before anything is written, so a peer never sees an answer first.
             self.handle.2.store(self.server.session_count(), Ordering::Release);
             while let Some(t) = self.server.poll_transmit() {
-                if let Some(conn) = self.conns.get_mut(&t.conn) {
-                    conn.out.extend(t.data.into_iter().filter(|b| !b.is_empty()));
-                    conn.close_after |= t.close;
+                let (id, close) = (t.conn, t.close);
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    conn.out.extend(t.into_bytes().into_iter().filter(|b| !b.is_empty()));
+                    conn.close_after |= close;
                 }
-                self.flush(t.conn, now);
+                self.flush(id, now);
             }
             match self.server.poll_event() {
                 Some(Event::Message(session, msg)) => {

@@ -107,17 +107,19 @@ impl<O: Outbox> Hub<O> {
             let Some((outbox, backlog)) = self.outboxes.get(&t.conn) else {
                 continue;
             };
-            let len = t.data.iter().map(Bytes::len).sum();
+            let (conn, close) = (t.conn, t.close);
+            let data = t.into_bytes();
+            let len = data.iter().map(Bytes::len).sum();
             let backlog = backlog.queued(len);
-            let pushed = outbox.push(t.data, t.close);
-            if t.close {
-                self.outboxes.remove(&t.conn);
+            let pushed = outbox.push(data, close);
+            if close {
+                self.outboxes.remove(&conn);
             } else if !pushed || backlog > self.max_backlog {
                 // The peer does not read what we write: cut it off rather than buffer
                 // without end. The core hears of it like any other vanished peer, and
                 // whatever that makes it say joins this loop.
-                self.core.handle_closed(t.conn, now);
-                if let Some((outbox, _)) = self.outboxes.remove(&t.conn) {
+                self.core.handle_closed(conn, now);
+                if let Some((outbox, _)) = self.outboxes.remove(&conn) {
                     outbox.abort();
                 }
             }

@@ -14,9 +14,11 @@
 //!
 //! After **every** input, drain the outputs in this order:
 //!
-//! 1. [`Server::poll_transmit`] until `None`: write each [`Transmit`]'s segments to its
-//!    connection in order (one vectored write), and close the connection afterwards if
-//!    `close` is set. The server has already forgotten a closed connection.
+//! 1. [`Server::poll_transmit`] until `None`: write each [`Transmit`] to its connection
+//!    ([`Transmit::into_bytes`] gives the segments as bytes, for one vectored write), and
+//!    close the connection afterwards if `close` is set. The server has already forgotten a
+//!    closed connection. An embedder with an HTTP stack of its own reads the segments
+//!    instead: response heads, bodies and chunks as data, raw bytes for upgraded sockets.
 //! 2. [`Server::poll_event`] until `None`: hand [`Event`]s to the application. Its
 //!    reactions are new inputs, so go back to 1 after them.
 //! 3. [`Server::poll_timeout`]: sleep until then, or until the next input.

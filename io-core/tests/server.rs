@@ -652,3 +652,30 @@ fn requests_parsed_by_the_embedder() {
     assert_eq!(app_request(&mut b, busy).path(), "/a");
     assert!(b.events().is_empty());
 }
+
+/// Outputs are data before they are bytes: a poll's answer is a head and body segments,
+/// which an embedder with its own HTTP stack can map to its own types.
+#[test]
+fn transmits_are_structured() {
+    use io_core::http::response::{Framing, Segment};
+    let mut server = io_core::Server::new(Options::default()).unwrap();
+    let now = std::time::Instant::now();
+    let conn = server.handle_connection(now);
+    server.handle_bytes(conn, get("/socket.io/htmlfile//1").as_bytes(), now);
+    let t = server.poll_transmit().expect("the stream's start");
+    let [Segment::Head(head), Segment::Chunk(preamble), Segment::Chunk(id), ..] = &t.segments[..]
+    else {
+        panic!("{t:?}")
+    };
+    assert_eq!((head.status, head.framing), (200, Framing::Chunked));
+    assert!(head
+        .headers
+        .iter()
+        .any(|(n, v)| n == "Content-Type" && v == "text/html"));
+    assert_eq!(preamble.len(), 256);
+    assert!(id.starts_with(b"<script>parent.s._("));
+    // The bytes are the one serialization of those segments.
+    let bytes = t.into_bytes().concat();
+    assert!(bytes.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(bytes.ends_with(b", document);</script>\r\n"));
+}

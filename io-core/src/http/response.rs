@@ -74,41 +74,68 @@ pub enum Framing {
     UntilClose,
 }
 
-/// Writes a response head. Header names and values from the application are written as
-/// given, minus any CR or LF, so that a value can never start a header of its own.
-pub fn write_head<'a>(
+/// The head of a response, as data: an embedder with an HTTP stack of its own maps it to
+/// that stack's types; everyone else writes [`Head::encode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub status: u16,
+    /// Header lines in order, without the framing and `Connection` headers, which
+    /// [`Head::encode`] adds from `framing` and `keep_alive`.
+    pub headers: Vec<(String, String)>,
+    pub framing: Framing,
+    pub keep_alive: bool,
+}
+
+impl Head {
+    /// The head as bytes. Header names and values are written as given, minus any CR or LF,
+    /// so that a value can never start a header of its own.
+    pub fn encode(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(256);
+        out.put_slice(b"HTTP/1.1 ");
+        out.put_slice(self.status.to_string().as_bytes());
+        out.put_u8(b' ');
+        out.put_slice(reason(self.status).as_bytes());
+        out.put_slice(b"\r\n");
+        for (name, value) in &self.headers {
+            put_clean(&mut out, name);
+            out.put_slice(b": ");
+            put_clean(&mut out, value);
+            out.put_slice(b"\r\n");
+        }
+        match self.framing {
+            Framing::Length(n) => {
+                out.put_slice(b"Content-Length: ");
+                out.put_slice(n.to_string().as_bytes());
+                out.put_slice(b"\r\n");
+            }
+            Framing::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
+            Framing::UntilClose => {}
+        }
+        out.put_slice(if self.keep_alive && self.framing != Framing::UntilClose {
+            b"Connection: keep-alive\r\n\r\n".as_slice()
+        } else {
+            b"Connection: close\r\n\r\n".as_slice()
+        });
+        out.freeze()
+    }
+}
+
+/// A response head as a [`Segment`].
+pub fn head<'a>(
     status: u16,
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
     framing: Framing,
     keep_alive: bool,
-) -> Bytes {
-    let mut out = BytesMut::with_capacity(256);
-    out.put_slice(b"HTTP/1.1 ");
-    out.put_slice(status.to_string().as_bytes());
-    out.put_u8(b' ');
-    out.put_slice(reason(status).as_bytes());
-    out.put_slice(b"\r\n");
-    for (name, value) in headers {
-        put_clean(&mut out, name);
-        out.put_slice(b": ");
-        put_clean(&mut out, value);
-        out.put_slice(b"\r\n");
-    }
-    match framing {
-        Framing::Length(n) => {
-            out.put_slice(b"Content-Length: ");
-            out.put_slice(n.to_string().as_bytes());
-            out.put_slice(b"\r\n");
-        }
-        Framing::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
-        Framing::UntilClose => {}
-    }
-    out.put_slice(if keep_alive && framing != Framing::UntilClose {
-        b"Connection: keep-alive\r\n\r\n".as_slice()
-    } else {
-        b"Connection: close\r\n\r\n".as_slice()
-    });
-    out.freeze()
+) -> Segment {
+    Segment::Head(Head {
+        status,
+        headers: headers
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect(),
+        framing,
+        keep_alive,
+    })
 }
 
 fn put_clean(out: &mut BytesMut, s: &str) {
@@ -119,30 +146,73 @@ fn put_clean(out: &mut BytesMut, s: &str) {
     }
 }
 
-/// One chunk of a chunked body.
-pub fn chunk(data: &[u8]) -> Bytes {
-    let mut out = BytesMut::with_capacity(data.len() + 12);
-    out.put_slice(format!("{:x}\r\n", data.len()).as_bytes());
-    out.put_slice(data);
-    out.put_slice(b"\r\n");
-    out.freeze()
+/// One piece of what a connection is to receive, as data. [`Segment::encode`] is the one
+/// serializer to bytes; an embedder with its own HTTP stack maps heads and bodies to its own
+/// types instead, and writes `Raw` bytes to the upgraded connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// The head of an HTTP response.
+    Head(Head),
+    /// Bytes of a body delimited by `Content-Length` or by the connection's end.
+    Body(Bytes),
+    /// One chunk of a chunked body (the chunk framing is added when encoded).
+    Chunk(Bytes),
+    /// The end of a chunked body.
+    LastChunk,
+    /// Bytes outside HTTP: WebSocket handshake answers and frames, the Flash policy.
+    Raw(Bytes),
 }
 
-/// The chunk that ends a chunked body.
-pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+impl Segment {
+    /// Appends this segment's bytes to `out`. Shared payloads stay shared: only heads and
+    /// chunk framing are new allocations.
+    pub fn encode_into(self, out: &mut Vec<Bytes>) {
+        match self {
+            Segment::Head(h) => out.push(h.encode()),
+            Segment::Body(b) | Segment::Raw(b) => out.push(b),
+            Segment::Chunk(b) => {
+                out.push(Bytes::from(format!("{:x}\r\n", b.len())));
+                out.push(b);
+                out.push(Bytes::from_static(b"\r\n"));
+            }
+            Segment::LastChunk => out.push(Bytes::from_static(b"0\r\n\r\n")),
+        }
+    }
+
+    /// How many bytes this segment carries beyond framing: the body or raw bytes.
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Segment::Body(b) | Segment::Chunk(b) | Segment::Raw(b) => b.len(),
+            Segment::Head(_) | Segment::LastChunk => 0,
+        }
+    }
+}
+
+/// Encodes segments to bytes, ready for a vectored write.
+pub fn encode(segments: Vec<Segment>) -> Vec<Bytes> {
+    let mut out = Vec::with_capacity(segments.len() + 2);
+    for s in segments {
+        s.encode_into(&mut out);
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn bytes(segment: Segment) -> Vec<u8> {
+        encode(vec![segment]).concat()
+    }
+
     #[test]
     fn head_with_length() {
-        let h = write_head(
+        let h = bytes(head(
             200,
             [("Content-Type", "text/plain")],
             Framing::Length(2),
             true,
-        );
+        ));
         assert_eq!(
             &h[..],
             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n"
@@ -151,12 +221,12 @@ mod tests {
 
     #[test]
     fn header_injection_is_impossible() {
-        let h = write_head(
+        let h = bytes(head(
             200,
             [("X", "a\r\nSet-Cookie: b")],
             Framing::Length(0),
             false,
-        );
+        ));
         let text = std::str::from_utf8(&h).unwrap();
         assert!(text.contains("X: aSet-Cookie: b\r\n"));
         assert!(text.ends_with("Connection: close\r\n\r\n"));
@@ -164,9 +234,8 @@ mod tests {
 
     #[test]
     fn chunks() {
-        assert_eq!(
-            &chunk(b"hello, world!!!!!")[..],
-            b"11\r\nhello, world!!!!!\r\n"
-        );
+        let chunk = Segment::Chunk(Bytes::from_static(b"hello, world!!!!!"));
+        assert_eq!(bytes(chunk), b"11\r\nhello, world!!!!!\r\n");
+        assert_eq!(bytes(Segment::LastChunk), b"0\r\n\r\n");
     }
 }

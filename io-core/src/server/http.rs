@@ -7,7 +7,7 @@ use bytes::Bytes;
 use crate::conn::{ConnId, ConnState};
 use crate::http::form;
 use crate::http::request::Request;
-use crate::http::response::{write_head, Framing};
+use crate::http::response::{head, Framing, Segment};
 use crate::policy;
 use crate::route::{route, Route};
 use crate::session::{Attached, JsonpTarget, SessionId};
@@ -31,7 +31,7 @@ impl Server {
                     policy::Probe::Policy => {
                         self.log(format_args!("answering a Flash policy request inline"));
                         let doc = self.policy.clone();
-                        self.transmit(id, vec![doc], false);
+                        self.transmit(id, vec![Segment::Raw(doc)], false);
                         self.close_conn(id, now);
                         return;
                     }
@@ -51,7 +51,9 @@ impl Server {
             if progress.send_continue {
                 self.transmit(
                     id,
-                    vec![Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n")],
+                    vec![Segment::Raw(Bytes::from_static(
+                        b"HTTP/1.1 100 Continue\r\n\r\n",
+                    ))],
                     false,
                 );
             }
@@ -103,7 +105,7 @@ impl Server {
         } else {
             (200, self.script.body.clone())
         };
-        let head = write_head(
+        let head = head(
             status,
             [
                 ("Content-Type", "text/javascript"),
@@ -116,7 +118,7 @@ impl Server {
         let data = if req.method == "HEAD" || fresh {
             vec![head]
         } else {
-            vec![head, body]
+            vec![head, Segment::Body(body)]
         };
         self.finish_response(id, data, keep_alive, now);
     }
@@ -310,8 +312,8 @@ impl Server {
         if let Some(c) = &cors {
             headers.extend(c.headers());
         }
-        let head = write_head(200, headers, Framing::Length(2), keep_alive);
-        self.finish_response(id, vec![head, Bytes::from_static(b"ok")], keep_alive, now);
+        let head = head(200, headers, Framing::Length(2), keep_alive);
+        self.finish_response(id, vec![head, ok()], keep_alive, now);
     }
 
     pub(super) fn preflight(&mut self, id: ConnId, req: &Request, now: Instant) {
@@ -329,7 +331,7 @@ impl Server {
             .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ',' | ' '))
             .take(256)
             .collect();
-        let head = write_head(
+        let head = head(
             200,
             [
                 ("Content-Type", "text/plain"),
@@ -343,7 +345,7 @@ impl Server {
             Framing::Length(2),
             keep_alive,
         );
-        self.finish_response(id, vec![head, Bytes::from_static(b"ok")], keep_alive, now);
+        self.finish_response(id, vec![head, ok()], keep_alive, now);
     }
 
     /// Writes a complete response and returns the connection to reading requests, or
@@ -351,7 +353,7 @@ impl Server {
     pub(super) fn finish_response(
         &mut self,
         id: ConnId,
-        data: Vec<Bytes>,
+        data: Vec<Segment>,
         keep_alive: bool,
         now: Instant,
     ) {
@@ -376,7 +378,7 @@ impl Server {
         now: Instant,
     ) {
         let keep_alive = self.keep_alive(id);
-        let head = write_head(
+        let head = head(
             status,
             [("Content-Type", "text/plain")],
             Framing::Length(body.len()),
@@ -384,7 +386,7 @@ impl Server {
         );
         self.finish_response(
             id,
-            vec![head, Bytes::from_static(body.as_bytes())],
+            vec![head, Segment::Body(Bytes::from_static(body.as_bytes()))],
             keep_alive,
             now,
         );
@@ -399,8 +401,8 @@ impl Server {
             headers.push(("Upgrade", "websocket"));
             headers.push(("Sec-WebSocket-Version", "13"));
         }
-        let head = write_head(status, headers, Framing::Length(body.len()), false);
-        self.transmit(id, vec![head, Bytes::from(body)], false);
+        let head = head(status, headers, Framing::Length(body.len()), false);
+        self.transmit(id, vec![head, Segment::Body(Bytes::from(body))], false);
         self.close_conn(id, now);
     }
 
@@ -413,4 +415,9 @@ impl Server {
             self.process_http(id, now);
         }
     }
+}
+
+/// The body of every accepted POST and preflight.
+fn ok() -> Segment {
+    Segment::Body(Bytes::from_static(b"ok"))
 }

@@ -12,7 +12,7 @@ use crate::conn::{Conn, ConnId, ConnState};
 use crate::error::Error;
 use crate::http::parser::RequestParser;
 use crate::http::request::Request;
-use crate::http::response::{write_head, Framing, Response};
+use crate::http::response::{self, head, Framing, Response, Segment};
 use crate::message::Message;
 use crate::options::{Options, RandomFn};
 use crate::policy;
@@ -26,15 +26,25 @@ mod sessions;
 mod timers;
 mod websocket;
 
-/// Bytes for one connection, ready for a vectored write.
+/// What one connection is to receive: response heads, bodies, chunks and raw bytes, as
+/// data. Adapters call [`Transmit::into_bytes`] and write the result with one vectored
+/// write; an embedder with its own HTTP stack maps the segments to its own types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct Transmit {
     pub conn: ConnId,
     /// Segments to write in order; payloads shared between recipients are not copied.
-    pub data: Vec<Bytes>,
-    /// Close the connection once `data` is written. The server has already forgotten it.
+    pub segments: Vec<Segment>,
+    /// Close the connection once the segments are written. The server has already
+    /// forgotten it.
     pub close: bool,
+}
+
+impl Transmit {
+    /// The segments as bytes, in order.
+    pub fn into_bytes(self) -> Vec<Bytes> {
+        response::encode(self.segments)
+    }
 }
 
 /// What happened, for the application.
@@ -286,13 +296,13 @@ impl Server {
             return Err(Error::NotAwaitingResponse(conn));
         }
         let keep_alive = c.keep_alive;
-        let head = write_head(
+        let head = head(
             resp.status,
             resp.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             Framing::Length(resp.body.len()),
             keep_alive,
         );
-        self.finish_response(conn, vec![head, resp.body], keep_alive, now);
+        self.finish_response(conn, vec![head, Segment::Body(resp.body)], keep_alive, now);
         self.run_resumes(now);
         Ok(())
     }
@@ -376,16 +386,20 @@ impl Server {
 
     // ---- plumbing --------------------------------------------------------------------
 
-    fn transmit(&mut self, conn: ConnId, data: Vec<Bytes>, close: bool) {
+    fn transmit(&mut self, conn: ConnId, segments: Vec<Segment>, close: bool) {
         // Consecutive writes to one connection travel together: one vectored write.
         if let Some(last) = self.transmits.back_mut() {
             if last.conn == conn && !last.close {
-                last.data.extend(data);
+                last.segments.extend(segments);
                 last.close = close;
                 return;
             }
         }
-        self.transmits.push_back(Transmit { conn, data, close });
+        self.transmits.push_back(Transmit {
+            conn,
+            segments,
+            close,
+        });
     }
 
     /// Closes a connection after what was queued for it; the server forgets it at once.

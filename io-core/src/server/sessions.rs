@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use crate::codec::{self, Incoming};
 use crate::conn::{ConnId, ConnState};
-use crate::http::response;
+use crate::http::response::Segment;
 use crate::session::{Attached, DisconnectReason, JsonpTarget, Session, SessionId};
 use crate::timer::{TimerKind, TimerOwner};
 use crate::transport::{htmlfile, jsonp_polling, xhr_multipart, xhr_polling, TransportKind};
@@ -250,12 +250,12 @@ impl Server {
                     self.conns.get(&conn).map(|c| &c.state),
                     Some(ConnState::Stream(s)) if self.sessions.get(s).is_none_or(|s| s.kind == TransportKind::HtmlFile)
                 ) {
-                    self.transmit(conn, vec![Bytes::from_static(response::LAST_CHUNK)], false);
+                    self.transmit(conn, vec![Segment::LastChunk], false);
                 }
             }
             Attached::WebSocket { .. } => {
                 if let Some(b) = self.codec(conn).and_then(|c| c.close_bytes(code, "")) {
-                    self.transmit(conn, vec![b], false);
+                    self.transmit(conn, vec![Segment::Raw(b)], false);
                 }
             }
         }

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use crate::conn::{flavour_name, Conn, ConnId, ConnState, WsTarget};
 use crate::http::request::Request;
+use crate::http::response::Segment;
 use crate::session::{Attached, DisconnectReason};
 use crate::transport::websocket::{self as ws_transport, Codec};
 use crate::transport::TransportKind;
@@ -45,7 +46,7 @@ impl Server {
                 return self.error_response(id, r.status, &r.message, now);
             }
         };
-        self.transmit(id, vec![hs.head], false);
+        self.transmit(id, vec![Segment::Raw(hs.head)], false);
         match hs.keys {
             Some(keys) => {
                 if let Some(c) = self.conns.get_mut(&id) {
@@ -69,7 +70,11 @@ impl Server {
             return;
         };
         c.input.drain(..8);
-        self.transmit(id, vec![ws_transport::key3_answer(keys, &key3)], false);
+        self.transmit(
+            id,
+            vec![Segment::Raw(ws_transport::key3_answer(keys, &key3))],
+            false,
+        );
         self.ws_open(id, Flavour::Hixie76, target, now);
     }
 
@@ -121,7 +126,7 @@ impl Server {
                 WsEvent::Text(text) => self.on_payload(sid, &text, now),
                 WsEvent::Ping(p) => {
                     if let Some(pong) = self.codec(id).and_then(|c| c.pong(&p)) {
-                        self.transmit(id, vec![pong], false);
+                        self.transmit(id, vec![Segment::Raw(pong)], false);
                     }
                 }
                 WsEvent::Pong(_) => {}
@@ -130,7 +135,7 @@ impl Server {
                         .codec(id)
                         .and_then(|c| c.close_bytes(code.unwrap_or(1000), ""));
                     if let Some(b) = reply {
-                        self.transmit(id, vec![b], false);
+                        self.transmit(id, vec![Segment::Raw(b)], false);
                     }
                     self.close_conn(id, now);
                     return;
@@ -149,7 +154,7 @@ impl Server {
                 .codec(id)
                 .and_then(|c| c.close_bytes(e.close_code, e.reason))
             {
-                self.transmit(id, vec![b], false);
+                self.transmit(id, vec![Segment::Raw(b)], false);
             }
             self.transport_lost(
                 sid,

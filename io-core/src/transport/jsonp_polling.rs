@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{joined, script_string};
-use crate::http::response::{write_head, Framing};
+use crate::http::response::{head, Framing, Segment};
 
 /// Longest index we accept. The client's index counts jsonp sockets on one page.
 const MAX_INDEX_DIGITS: usize = 6;
@@ -22,28 +22,28 @@ pub fn parse_index(path: &str) -> Option<u32> {
     last.parse().ok()
 }
 
-pub fn poll_response(index: u32, payload: &[Bytes], keep_alive: bool) -> Vec<Bytes> {
+pub fn poll_response(index: u32, payload: &[Bytes], keep_alive: bool) -> Vec<Segment> {
     let body = format!("io.JSONP[{index}]._({});", script_string(&joined(payload)));
     script_response(body, keep_alive)
 }
 
 /// What a page from a refused origin gets instead of the payload.
-pub fn refused_response(keep_alive: bool) -> Vec<Bytes> {
+pub fn refused_response(keep_alive: bool) -> Vec<Segment> {
     script_response(
         "alert('Cross domain security restrictions not met');".into(),
         keep_alive,
     )
 }
 
-fn script_response(body: String, keep_alive: bool) -> Vec<Bytes> {
+fn script_response(body: String, keep_alive: bool) -> Vec<Segment> {
     vec![
-        write_head(
+        head(
             200,
             [("Content-Type", "text/javascript; charset=UTF-8")],
             Framing::Length(body.len()),
             keep_alive,
         ),
-        Bytes::from(body),
+        Segment::Body(Bytes::from(body)),
     ]
 }
 
@@ -69,6 +69,7 @@ mod tests {
     #[test]
     fn body_calls_the_index() {
         let out = poll_response(3, &[Bytes::from_static(b"~m~3~m~</b")], false);
-        assert_eq!(&out[1][..], br#"io.JSONP[3]._("~m~3~m~\u003c/b");"#);
+        let body = Segment::Body(Bytes::from_static(br#"io.JSONP[3]._("~m~3~m~\u003c/b");"#));
+        assert_eq!(out[1], body);
     }
 }

@@ -4,12 +4,12 @@
 use bytes::Bytes;
 
 use super::Cors;
-use crate::http::response::{write_head, Framing};
+use crate::http::response::{head, Framing, Segment};
 
 const PART_HEAD: &[u8] = b"Content-Type: text/plain\n\n";
 const PART_END: &[u8] = b"\n--socketio\n";
 
-pub fn stream_start(cors: Option<&Cors>) -> Vec<Bytes> {
+pub fn stream_start(cors: Option<&Cors>) -> Vec<Segment> {
     let mut headers = Vec::with_capacity(4);
     if let Some(c) = cors {
         headers.extend(c.headers());
@@ -19,16 +19,16 @@ pub fn stream_start(cors: Option<&Cors>) -> Vec<Bytes> {
         "multipart/x-mixed-replace;boundary=\"socketio\"",
     ));
     vec![
-        write_head(200, headers, Framing::UntilClose, true),
-        Bytes::from_static(b"--socketio\n"),
+        head(200, headers, Framing::UntilClose, true),
+        Segment::Body(Bytes::from_static(b"--socketio\n")),
     ]
 }
 
-pub fn part(payload: &[Bytes]) -> Vec<Bytes> {
+pub fn part(payload: &[Bytes]) -> Vec<Segment> {
     let mut out = Vec::with_capacity(payload.len() + 2);
-    out.push(Bytes::from_static(PART_HEAD));
-    out.extend(payload.iter().cloned());
-    out.push(Bytes::from_static(PART_END));
+    out.push(Segment::Body(Bytes::from_static(PART_HEAD)));
+    out.extend(payload.iter().cloned().map(Segment::Body));
+    out.push(Segment::Body(Bytes::from_static(PART_END)));
     out
 }
 
@@ -38,7 +38,8 @@ mod tests {
 
     #[test]
     fn parts_use_bare_newlines() {
-        let p: Vec<u8> = part(&[Bytes::from_static(b"~m~1~m~a")]).concat();
+        let p: Vec<u8> =
+            crate::http::response::encode(part(&[Bytes::from_static(b"~m~1~m~a")])).concat();
         assert_eq!(p, b"Content-Type: text/plain\n\n~m~1~m~a\n--socketio\n");
     }
 }

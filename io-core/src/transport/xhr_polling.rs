@@ -3,18 +3,18 @@
 use bytes::Bytes;
 
 use super::Cors;
-use crate::http::response::{write_head, Framing};
+use crate::http::response::{head, Framing, Segment};
 
 /// The answer to a poll: the payload as the whole body (empty when `duration` ran out).
-pub fn poll_response(payload: &[Bytes], cors: Option<&Cors>, keep_alive: bool) -> Vec<Bytes> {
+pub fn poll_response(payload: &[Bytes], cors: Option<&Cors>, keep_alive: bool) -> Vec<Segment> {
     let len = payload.iter().map(Bytes::len).sum();
     let mut headers = vec![("Content-Type", "text/plain; charset=UTF-8")];
     if let Some(c) = cors {
         headers.extend(c.headers());
     }
     let mut out = Vec::with_capacity(payload.len() + 1);
-    out.push(write_head(200, headers, Framing::Length(len), keep_alive));
-    out.extend(payload.iter().cloned());
+    out.push(head(200, headers, Framing::Length(len), keep_alive));
+    out.extend(payload.iter().cloned().map(Segment::Body));
     out
 }
 
@@ -32,7 +32,7 @@ mod tests {
             None,
             true,
         );
-        let all: Vec<u8> = out.concat();
+        let all: Vec<u8> = crate::http::response::encode(out).concat();
         let text = String::from_utf8(all).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n"));
         assert!(text.contains("Content-Length: 23\r\n"));

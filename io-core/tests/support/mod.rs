@@ -117,18 +117,20 @@ impl Bench {
                 t.conn
             )
         });
-        let has_data = t.data.iter().any(|b| !b.is_empty());
+        let (conn, close) = (t.conn, t.close);
+        let data = t.into_bytes();
+        let has_data = data.iter().any(|b| !b.is_empty());
         assert!(
             !(peer.closed && has_data),
             "bytes written to connection {:?} after it was closed",
-            t.conn
+            conn
         );
-        for b in t.data {
+        for b in data {
             peer.received.extend_from_slice(&b);
             peer.segments.push(b);
         }
-        if t.close {
-            assert!(!peer.closed, "connection {:?} closed twice", t.conn);
+        if close {
+            assert!(!peer.closed, "connection {:?} closed twice", conn);
             peer.closed = true;
         }
     }
