@@ -1,5 +1,8 @@
 //! The echo server on a hand-written event loop (see `examples/src/custom_loop.rs`).
 //! `cargo run --release -p examples --bin custom_loop -- --port 8080`
+//! It takes `--port`, `--host` and `--quiet`; it runs no Flash policy listener (policy
+//! requests are answered inline) and no adapter, so `--policy-port` and `--adapter` do not
+//! apply.
 
 use examples::{cli::Args, custom_loop::Loop};
 
