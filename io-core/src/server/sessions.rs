@@ -44,14 +44,17 @@ impl Server {
     /// A new transport is about to attach: the old one, if any, is done. An unanswered poll
     /// is answered empty (the reference left it hanging); a stream or socket is closed.
     pub(super) fn replace_transport(&mut self, sid: SessionId, now: Instant) {
-        let Some(old) = self.sessions.get_mut(&sid).and_then(|s| s.attached.take()) else {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        let (kind, Some(old)) = (s.kind, s.attached.take()) else {
             return;
         };
         self.stop_heartbeat(sid);
         self.bump(TimerOwner::Session(sid), TimerKind::PollDuration);
         match old {
             Attached::Poll { .. } => self.answer_poll(old, Vec::new(), now),
-            other => self.close_transport(other, 1000, now),
+            other => self.close_transport(kind, other, 1000, now),
         }
     }
 
@@ -199,60 +202,50 @@ impl Server {
     /// Disconnect: the session is forgotten, its transport closed, and the application
     /// told once.
     pub(super) fn end_session(&mut self, sid: SessionId, reason: DisconnectReason, now: Instant) {
-        // The transport is closed while the session is still in the map, so that
-        // `close_transport` can tell an htmlfile stream from a multipart one.
-        let Some(attached) = self.sessions.get_mut(&sid).map(|s| s.attached.take()) else {
+        let Some(mut s) = self.sessions.remove(&sid) else {
             return;
         };
-        if let Some(att) = attached {
+        if let Some(att) = s.attached.take() {
             let code = if reason == DisconnectReason::Shutdown {
                 1001
             } else {
                 1000
             };
-            self.close_transport(att, code, now);
+            self.close_transport(s.kind, att, code, now);
         }
-        let Some(s) = self.sessions.remove(&sid) else {
-            return;
-        };
         self.log(format_args!("session {sid} disconnected: {reason}"));
         if s.handshaked {
             self.events.push_back(Event::Disconnect(sid, reason));
         }
     }
 
-    /// Ends a transport connection properly: a poll gets an empty answer, a stream its end,
-    /// a socket its closing handshake; then the connection closes.
-    pub(super) fn close_transport(&mut self, att: Attached, code: u16, now: Instant) {
+    /// Ends a transport connection properly: a poll gets an empty answer, an htmlfile
+    /// stream its last chunk, a socket its closing handshake (`code`); then the connection
+    /// closes.
+    pub(super) fn close_transport(
+        &mut self,
+        kind: TransportKind,
+        att: Attached,
+        code: u16,
+        now: Instant,
+    ) {
         let conn = att.conn();
         match att {
-            Attached::Poll { .. } => {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    c.keep_alive = false;
-                }
-                let Attached::Poll { cors, jsonp, .. } = att else {
-                    return;
+            Attached::Poll {
+                conn, cors, jsonp, ..
+            } => {
+                let poll = Attached::Poll {
+                    conn,
+                    cors,
+                    jsonp,
+                    keep_alive: false,
                 };
-                self.answer_poll(
-                    Attached::Poll {
-                        conn,
-                        cors,
-                        jsonp,
-                        keep_alive: false,
-                    },
-                    Vec::new(),
-                    now,
-                );
-                return;
+                return self.answer_poll(poll, Vec::new(), now);
             }
-            Attached::Stream { .. } => {
-                if matches!(
-                    self.conns.get(&conn).map(|c| &c.state),
-                    Some(ConnState::Stream(s)) if self.sessions.get(s).is_none_or(|s| s.kind == TransportKind::HtmlFile)
-                ) {
-                    self.transmit(conn, vec![Segment::LastChunk], false);
-                }
+            Attached::Stream { .. } if kind == TransportKind::HtmlFile => {
+                self.transmit(conn, vec![Segment::LastChunk], false);
             }
+            Attached::Stream { .. } => {}
             Attached::WebSocket { .. } => {
                 if let Some(b) = self.codec(conn).and_then(|c| c.close_bytes(code, "")) {
                     self.transmit(conn, vec![Segment::Raw(b)], false);
