@@ -51,6 +51,8 @@ pub struct Limits {
     pub max_frame: usize,
     /// Encoded bytes queued for a session that has no transport attached; past it the
     /// session is disconnected, because a consumer that never reads must not eat the heap.
+    /// The adapters apply the same limit to bytes written to a connection that its peer has
+    /// not read yet (see `hub`).
     pub max_queue: usize,
     /// Sessions alive at once (503 past it).
     pub max_sessions: usize,
