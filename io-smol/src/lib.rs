@@ -1,6 +1,7 @@
 //! An async adapter for `io-core` on smol: one task reads each connection, one writes it,
 //! one sleeps until the core's next deadline, and one calls the application's callbacks in
-//! order. The core sits behind one short-held lock.
+//! order. The core sits behind one short-held lock. The tasks run on smol's global
+//! executor (set `SMOL_THREADS` for more than its one thread).
 //!
 //! ```no_run
 //! use io_smol::{Options, Response, Server};
