@@ -139,7 +139,7 @@ impl Loop {
             let slices: Vec<IoSlice<'_>> = conn.out.iter().map(|b| IoSlice::new(b)).collect();
             match conn.stream.write_vectored(&slices) {
                 Ok(0) => return self.close(id, now),
-                Ok(n) => advance(&mut conn.out, n),
+                Ok(n) => io_core::hub::consume(&mut conn.out, n),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.close(id, now),
@@ -182,18 +182,6 @@ impl Loop {
                 Some(Event::Connect(_) | Event::Disconnect(..)) => {}
                 None => return,
             }
-        }
-    }
-}
-
-/// Drops the first `n` bytes of the queue, which the socket has taken.
-fn advance(out: &mut VecDeque<Bytes>, mut n: usize) {
-    while let Some(front) = out.front_mut().filter(|_| n > 0) {
-        let take = n.min(front.len());
-        let _ = front.split_to(take);
-        n -= take;
-        if front.is_empty() {
-            out.pop_front();
         }
     }
 }

@@ -6,7 +6,7 @@
 //! every input; its writers take what their [`Outbox`] received and report progress through
 //! [`Backlog`]; its dispatcher passes each event to [`Callbacks::dispatch`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,6 +43,20 @@ impl Backlog {
 
     fn queued(&self, n: usize) -> usize {
         self.0.fetch_add(n, Ordering::AcqRel) + n
+    }
+}
+
+/// Drops the first `n` bytes of a write queue: what a (vectored) write has taken. Empty
+/// segments at the front go too, so a non-empty queue always has bytes to write.
+pub fn consume(queue: &mut VecDeque<Bytes>, mut n: usize) {
+    while let Some(front) = queue.front_mut() {
+        let take = n.min(front.len());
+        let _ = front.split_to(take);
+        n -= take;
+        if !front.is_empty() {
+            return;
+        }
+        queue.pop_front();
     }
 }
 
@@ -314,6 +328,18 @@ mod tests {
         fn abort(&self) {
             *self.1.borrow_mut() = true;
         }
+    }
+
+    #[test]
+    fn consume_drops_what_was_written() {
+        let seg = |s: &'static str| Bytes::from_static(s.as_bytes());
+        let mut q: VecDeque<Bytes> = [seg("ab"), seg(""), seg("cde"), seg("f")].into();
+        consume(&mut q, 0);
+        assert_eq!(q, [seg("ab"), seg(""), seg("cde"), seg("f")]);
+        consume(&mut q, 3);
+        assert_eq!(q, [seg("de"), seg("f")]);
+        consume(&mut q, 3);
+        assert!(q.is_empty());
     }
 
     #[test]

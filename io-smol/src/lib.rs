@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -313,7 +314,7 @@ async fn write_loop(
             }
         }
         let len: usize = data.iter().map(Bytes::len).sum();
-        if write_all_vectored(&mut stream, &data).await.is_err() {
+        if write_all_vectored(&mut stream, data).await.is_err() {
             return shared.closed(conn);
         }
         backlog.written(len);
@@ -325,25 +326,14 @@ async fn write_loop(
     }
 }
 
-async fn write_all_vectored(stream: &mut TcpStream, data: &[Bytes]) -> io::Result<()> {
-    let mut bufs: Vec<&[u8]> = data
-        .iter()
-        .map(|b| &b[..])
-        .filter(|b| !b.is_empty())
-        .collect();
-    let mut first = 0;
-    while first < bufs.len() {
-        let slices: Vec<IoSlice<'_>> = bufs[first..].iter().map(|b| IoSlice::new(b)).collect();
-        let mut n = stream.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        while first < bufs.len() && n >= bufs[first].len() {
-            n -= bufs[first].len();
-            first += 1;
-        }
-        if n > 0 {
-            bufs[first] = &bufs[first][n..];
+async fn write_all_vectored(stream: &mut TcpStream, data: Vec<Bytes>) -> io::Result<()> {
+    let mut queue = VecDeque::from(data);
+    hub::consume(&mut queue, 0);
+    while !queue.is_empty() {
+        let slices: Vec<IoSlice<'_>> = queue.iter().map(|b| IoSlice::new(b)).collect();
+        match stream.write_vectored(&slices).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => hub::consume(&mut queue, n),
         }
     }
     Ok(())
