@@ -264,12 +264,12 @@ impl Server {
         }
         self.attach(sid, now);
         // A poll that found nothing to send waits, but not for ever.
-        let waiting = matches!(
-            self.sessions.get(&sid).and_then(|s| s.attached.as_ref()),
-            Some(Attached::Poll { .. })
-        );
-        if waiting {
-            let duration = self.sessions[&sid].opts.duration;
+        let waiting = self
+            .sessions
+            .get(&sid)
+            .filter(|s| matches!(s.attached, Some(Attached::Poll { .. })))
+            .map(|s| s.opts.duration);
+        if let Some(duration) = waiting {
             self.arm(
                 TimerOwner::Session(sid),
                 TimerKind::PollDuration,
