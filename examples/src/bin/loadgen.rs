@@ -272,6 +272,10 @@ fn main() {
         }
     }
     let elapsed = began.elapsed();
+    if rtts.is_empty() {
+        eprintln!("loadgen: no messages were sent (--clients and --messages must be over 0)");
+        std::process::exit(2)
+    }
     rtts.sort();
     let pct = |p: f64| rtts[((rtts.len() as f64 * p) as usize).min(rtts.len() - 1)];
     println!(
