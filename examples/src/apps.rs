@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use io_core::{Message, Request, Response};
 use serde_json::{json, Value};
 
-use crate::adapter::{Client, Server};
+use crate::adapter::Server;
 
 /// Which example behaviour to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
