@@ -8,6 +8,10 @@ use bytes::Bytes;
 /// What Flash Player sends: 23 bytes, NUL included.
 pub const PROBE: &[u8] = b"<policy-file-request/>\0";
 
+/// How long a standalone policy listener waits for the probe before it hangs up: Flash
+/// sends it at once, so a silent peer is not Flash.
+pub const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 const HEAD: &str = "<?xml version=\"1.0\"?>\n\
 <!DOCTYPE cross-domain-policy SYSTEM \"http://www.macromedia.com/xml/dtds/cross-domain-policy.dtd\">\n\
 <cross-domain-policy>\n";

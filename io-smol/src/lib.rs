@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use io_core::hub::{self, Backlog, Callbacks, Driver, Hub, Outbox};
+use io_core::policy;
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::io::{AsyncReadExt, AsyncWriteExt};
@@ -392,7 +393,7 @@ async fn policy_loop(listener: TcpListener, doc: Bytes, stop: Receiver<()>) {
         // Read the probe before answering (the reference answered blindly), but never wait
         // on a silent peer for long.
         smol::spawn(async move {
-            let mut probe = [0u8; 23];
+            let mut probe = [0u8; policy::PROBE.len()];
             let mut got = 0;
             let read = async {
                 while got < probe.len() {
@@ -403,10 +404,10 @@ async fn policy_loop(listener: TcpListener, doc: Bytes, stop: Receiver<()>) {
                 }
             };
             read.or(async {
-                Timer::after(Duration::from_secs(3)).await;
+                Timer::after(policy::PROBE_TIMEOUT).await;
             })
             .await;
-            if io_core::policy::classify(&probe[..got]) == io_core::policy::Probe::Policy {
+            if policy::classify(&probe[..got]) == policy::Probe::Policy {
                 let _ = stream.write_all(&doc).await;
             }
             let _ = stream.shutdown(std::net::Shutdown::Both);

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use io_core::hub::{self, Backlog, Callbacks, Driver, Hub, Outbox};
+use io_core::policy;
 pub use io_core::{
     ConnId, DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
     TransportKind,
@@ -370,8 +371,8 @@ fn spawn_policy(
             let _ = thread::Builder::new()
                 .name("io-policy-conn".into())
                 .spawn(move || {
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
-                    let mut probe = [0u8; 23];
+                    let _ = stream.set_read_timeout(Some(policy::PROBE_TIMEOUT));
+                    let mut probe = [0u8; policy::PROBE.len()];
                     let mut got = 0;
                     while got < probe.len() {
                         match stream.read(&mut probe[got..]) {
@@ -379,7 +380,7 @@ fn spawn_policy(
                             Ok(n) => got += n,
                         }
                     }
-                    if io_core::policy::classify(&probe[..got]) == io_core::policy::Probe::Policy {
+                    if policy::classify(&probe[..got]) == policy::Probe::Policy {
                         let _ = stream.write_all(&doc);
                     }
                     let _ = stream.shutdown(Shutdown::Both);
