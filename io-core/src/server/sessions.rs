@@ -110,22 +110,24 @@ impl Server {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
-        match s.attached.take() {
-            Some(poll @ Attached::Poll { .. }) => {
+        match &s.attached {
+            Some(Attached::Poll { .. }) => {
+                // A poll is answered once: the payload completes it and it detaches.
+                let poll = s.attached.take();
                 self.bump(TimerOwner::Session(sid), TimerKind::PollDuration);
-                self.answer_poll(poll, payload, now);
+                if let Some(poll) = poll {
+                    self.answer_poll(poll, payload, now);
+                }
                 self.detached(sid, DisconnectReason::TransportClosed, now);
             }
-            Some(Attached::Stream { conn }) => {
-                s.attached = Some(Attached::Stream { conn });
+            &Some(Attached::Stream { conn }) => {
                 let data = match s.kind {
                     TransportKind::HtmlFile => vec![htmlfile::payload_chunk(&payload)],
                     _ => xhr_multipart::part(&payload),
                 };
                 self.transmit(conn, data, false);
             }
-            Some(Attached::WebSocket { conn }) => {
-                s.attached = Some(Attached::WebSocket { conn });
+            &Some(Attached::WebSocket { conn }) => {
                 if let Some(data) = self.codec(conn).map(|c| c.wrap(&payload)) {
                     self.transmit(conn, data, false);
                 }

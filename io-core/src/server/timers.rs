@@ -69,17 +69,13 @@ impl Server {
                 self.end_session(sid, DisconnectReason::HeartbeatTimeout, now)
             }
             (TimerOwner::Session(sid), TimerKind::PollDuration) => {
-                let poll = self.sessions.get_mut(&sid).and_then(|s| s.attached.take());
-                match poll {
-                    Some(p @ Attached::Poll { .. }) => {
-                        self.answer_poll(p, Vec::new(), now);
-                        self.detached(sid, DisconnectReason::TransportClosed, now);
-                    }
-                    other => {
-                        if let Some(s) = self.sessions.get_mut(&sid) {
-                            s.attached = other;
-                        }
-                    }
+                // `duration` ran out: an empty payload completes the held poll.
+                let polling = self
+                    .sessions
+                    .get(&sid)
+                    .is_some_and(|s| matches!(s.attached, Some(Attached::Poll { .. })));
+                if polling {
+                    self.write_payload(sid, Vec::new(), now);
                 }
             }
         }
