@@ -24,7 +24,11 @@ fuzz_target!(|input: &[u8]| {
             );
         }
         Err(FormError::BadEscape { offset }) => {
-            assert_eq!(body.get(offset), Some(&b'%'), "offset {offset} is not a `%`");
+            assert_eq!(
+                body.get(offset),
+                Some(&b'%'),
+                "offset {offset} is not a `%`"
+            );
         }
         Err(FormError::Missing(n)) | Err(FormError::Repeated(n)) => assert_eq!(n, name),
         Err(FormError::InvalidUtf8) => {}

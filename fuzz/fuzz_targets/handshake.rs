@@ -128,7 +128,11 @@ fuzz_target!(|input: Input| {
 
 /// The rules `classify` documents, restated.
 fn check_classify(req: &Request, got: Result<Flavour, HandshakeError>) {
-    let has = |name: &str| req.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    let has = |name: &str| {
+        req.headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
     let expected = if req.method != "GET" {
         Err(HandshakeError::NotGet)
     } else if !has("upgrade") || !req.header_has_token("connection", "upgrade") {
@@ -166,7 +170,7 @@ fn check_key_number(key: &str) {
             0 => Ok(0),
             1..=20 => {
                 let n: u128 = digits.parse().expect("digits");
-                if n > u128::from(u64::MAX) || n % spaces != 0 {
+                if n > u128::from(u64::MAX) || !n.is_multiple_of(spaces) {
                     Err(HandshakeError::BadKeyNumber)
                 } else {
                     u32::try_from(n / spaces).map_err(|_| HandshakeError::BadKeyNumber)

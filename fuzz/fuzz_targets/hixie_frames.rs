@@ -4,6 +4,7 @@
 use arbitrary::Arbitrary;
 use io_core::websocket::hixie::HixieDecoder;
 use io_core::websocket::{WsError, WsEvent};
+use io_core_fuzz::{feed_all, split};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]
@@ -39,35 +40,7 @@ fuzz_target!(|input: Input| {
     }
 });
 
-fn split<'a>(data: &'a [u8], cuts: &[u16]) -> Vec<&'a [u8]> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|&c| usize::from(c) % (data.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        pieces.push(&data[start..cut]);
-        start = cut;
-    }
-    pieces.push(&data[start..]);
-    pieces
-}
-
-/// Every event, and the first error; once failed, each later feed must give the same error
-/// and no event.
 fn run(pieces: &[&[u8]], max_frame: usize) -> (Vec<WsEvent>, Result<(), WsError>) {
     let mut decoder = HixieDecoder::new(max_frame);
-    let mut events = Vec::new();
-    let mut result = Ok(());
-    for piece in pieces {
-        let before = events.len();
-        let r = decoder.feed(piece, &mut events);
-        match (&result, r) {
-            (Ok(()), r) => result = r,
-            (Err(first), r) => {
-                assert_eq!(Err(first.clone()), r, "a failed decoder changed its error");
-                assert_eq!(events.len(), before, "a failed decoder decoded more");
-            }
-        }
-    }
-    (events, result)
+    feed_all(pieces, |piece, events| decoder.feed(piece, events))
 }

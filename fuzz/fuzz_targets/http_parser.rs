@@ -32,19 +32,7 @@ fuzz_target!(|input: Input| {
     let max_body = usize::from(input.body_limit);
     let data = &input.data;
 
-    let mut cuts: Vec<usize> = input
-        .cuts
-        .iter()
-        .map(|&c| usize::from(c) % (data.len() + 1))
-        .collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        pieces.push(&data[start..cut]);
-        start = cut;
-    }
-    pieces.push(&data[start..]);
+    let pieces = io_core_fuzz::split(data, &input.cuts);
 
     let whole = drive(&[data], max_head, max_body);
     let split = drive(&pieces, max_head, max_body);
@@ -83,7 +71,10 @@ fn drive(pieces: &[&[u8]], max_head: usize, max_body: usize) -> Outcome {
             match progress.request {
                 Some(request) => {
                     check_request(&request, max_head, max_body);
-                    assert!(parser.is_idle(), "a finished request leaves nothing buffered");
+                    assert!(
+                        parser.is_idle(),
+                        "a finished request leaves nothing buffered"
+                    );
                     upgraded = request.is_upgrade();
                     requests.push(request);
                 }

@@ -5,6 +5,7 @@
 use arbitrary::Arbitrary;
 use io_core::websocket::rfc6455::{self, Rfc6455Decoder};
 use io_core::websocket::{WsError, WsEvent};
+use io_core_fuzz::{feed_all, split};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Debug, Arbitrary)]
@@ -30,7 +31,10 @@ enum Piece {
         mask: [u8; 4],
     },
     /// A frame header claiming a 64-bit length.
-    LongHeader { first: u8, len: u64 },
+    LongHeader {
+        first: u8,
+        len: u64,
+    },
 }
 
 #[derive(Debug, Arbitrary)]
@@ -58,13 +62,22 @@ fuzz_target!(|input: Input| {
                 text,
                 mask,
             } => {
-                let op = if *continuation { rfc6455::OP_CONT } else { rfc6455::OP_TEXT };
+                let op = if *continuation {
+                    rfc6455::OP_CONT
+                } else {
+                    rfc6455::OP_TEXT
+                };
                 data.extend(rfc6455::client_frame(op, *fin, text.as_bytes(), *mask));
             }
             Piece::Close { code, reason, mask } => {
                 let mut payload = code.to_be_bytes().to_vec();
                 payload.extend_from_slice(reason.as_bytes());
-                data.extend(rfc6455::client_frame(rfc6455::OP_CLOSE, true, &payload, *mask));
+                data.extend(rfc6455::client_frame(
+                    rfc6455::OP_CLOSE,
+                    true,
+                    &payload,
+                    *mask,
+                ));
             }
             Piece::LongHeader { first, len } => {
                 data.push(*first);
@@ -104,33 +117,7 @@ fuzz_target!(|input: Input| {
     }
 });
 
-fn split<'a>(data: &'a [u8], cuts: &[u16]) -> Vec<&'a [u8]> {
-    let mut cuts: Vec<usize> = cuts.iter().map(|&c| usize::from(c) % (data.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        pieces.push(&data[start..cut]);
-        start = cut;
-    }
-    pieces.push(&data[start..]);
-    pieces
-}
-
 fn run(pieces: &[&[u8]], max_message: usize) -> (Vec<WsEvent>, Result<(), WsError>) {
     let mut decoder = Rfc6455Decoder::new(max_message);
-    let mut events = Vec::new();
-    let mut result = Ok(());
-    for piece in pieces {
-        let before = events.len();
-        let r = decoder.feed(piece, &mut events);
-        match (&result, r) {
-            (Ok(()), r) => result = r,
-            (Err(first), r) => {
-                assert_eq!(Err(first.clone()), r, "a failed decoder changed its error");
-                assert_eq!(events.len(), before, "a failed decoder decoded more");
-            }
-        }
-    }
-    (events, result)
+    feed_all(pieces, |piece, events| decoder.feed(piece, events))
 }

@@ -18,8 +18,8 @@ use arbitrary::Arbitrary;
 use io_core::codec::{self, Incoming};
 use io_core::websocket::rfc6455;
 use io_core::{
-    ConnId, DisconnectReason, Error, Event, Message, Options, Origins, Request, Response,
-    Server, SessionId, TransportKind,
+    ConnId, DisconnectReason, Error, Event, Message, Options, Origins, Request, Response, Server,
+    SessionId, TransportKind,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -41,20 +41,50 @@ struct Config {
 #[derive(Debug, Arbitrary)]
 enum Op {
     Open,
-    Bytes { conn: u8, data: Vec<Frag> },
+    Bytes {
+        conn: u8,
+        data: Vec<Frag>,
+    },
     /// The same bytes, delivered in two reads cut at `cut`.
-    BytesSplit { conn: u8, data: Vec<Frag>, cut: u16 },
-    Close { conn: u8 },
-    Advance { ms: u16 },
-    Send { session: u8, msg: Msg },
-    Broadcast { msg: Msg, except: u8 },
-    Disconnect { session: u8 },
+    BytesSplit {
+        conn: u8,
+        data: Vec<Frag>,
+        cut: u16,
+    },
+    Close {
+        conn: u8,
+    },
+    Advance {
+        ms: u16,
+    },
+    Send {
+        session: u8,
+        msg: Msg,
+    },
+    Broadcast {
+        msg: Msg,
+        except: u8,
+    },
+    Disconnect {
+        session: u8,
+    },
     /// Answers the `pending`-th request handed to the application.
-    Respond { pending: u8, status: u16, body: Vec<u8>, close: bool },
+    Respond {
+        pending: u8,
+        status: u16,
+        body: Vec<u8>,
+        close: bool,
+    },
     /// `respond` on any connection, which must fail unless it awaits an answer.
-    RespondAny { conn: u8 },
+    RespondAny {
+        conn: u8,
+    },
     /// A request parsed by the embedder's own HTTP stack.
-    HandleRequest { conn: u8, path: Path, upgrade: bool },
+    HandleRequest {
+        conn: u8,
+        path: Path,
+        upgrade: bool,
+    },
 }
 
 #[derive(Debug, Arbitrary)]
@@ -249,8 +279,14 @@ impl Render<'_> {
                 self.sessions[usize::from(k) % self.sessions.len()].to_string()
             }
             SessionPick::Known(k) => (u64::from(k) + 1).to_string(),
-            SessionPick::Bogus(k) => ["0", "01", "abc", "99999999999999999999999999999999999999999", "-1", "1 2"]
-                [usize::from(k) % 6]
+            SessionPick::Bogus(k) => [
+                "0",
+                "01",
+                "abc",
+                "99999999999999999999999999999999999999999",
+                "-1",
+                "1 2",
+            ][usize::from(k) % 6]
                 .to_owned(),
         }
     }
@@ -290,9 +326,10 @@ impl Render<'_> {
             match item {
                 SioItem::Text(t) => codec::write_frame(&mut out, t),
                 SioItem::Heartbeat(n) => codec::write_frame(&mut out, &format!("~h~{n}")),
-                SioItem::Json(j) => {
-                    codec::write_frame(&mut out, &format!("~j~{}", JSON[usize::from(*j) % JSON.len()]))
-                }
+                SioItem::Json(j) => codec::write_frame(
+                    &mut out,
+                    &format!("~j~{}", JSON[usize::from(*j) % JSON.len()]),
+                ),
                 SioItem::Garbage(g) => out.extend_from_slice(g.as_bytes()),
             }
         }
@@ -385,10 +422,15 @@ impl Render<'_> {
                 origin,
                 headers,
             } => {
-                let mut s = format!("OPTIONS {} HTTP/1.1\r\nHost: localhost\r\n", self.path(*path, true));
+                let mut s = format!(
+                    "OPTIONS {} HTTP/1.1\r\nHost: localhost\r\n",
+                    self.path(*path, true)
+                );
                 Self::origin_header(&mut s, *origin);
                 let headers: String = headers.chars().filter(|c| !c.is_control()).collect();
-                s.push_str(&format!("Access-Control-Request-Headers: {headers}\r\n\r\n"));
+                s.push_str(&format!(
+                    "Access-Control-Request-Headers: {headers}\r\n\r\n"
+                ));
                 out.extend_from_slice(s.as_bytes());
             }
             Frag::Upgrade {
@@ -400,7 +442,10 @@ impl Render<'_> {
                 host,
             } => {
                 let name = if *flash { "flashsocket" } else { "websocket" };
-                let mut s = format!("GET /socket.io/{name}/{} HTTP/1.1\r\n", self.session(*session));
+                let mut s = format!(
+                    "GET /socket.io/{name}/{} HTTP/1.1\r\n",
+                    self.session(*session)
+                );
                 if *host {
                     s.push_str("Host: localhost\r\n");
                 }
@@ -430,7 +475,11 @@ impl Render<'_> {
                 out.extend_from_slice(s.as_bytes());
             }
             Frag::Script { etag, head, method } => {
-                let method = if *head { "HEAD" } else { METHODS[usize::from(*method) % METHODS.len()] };
+                let method = if *head {
+                    "HEAD"
+                } else {
+                    METHODS[usize::from(*method) % METHODS.len()]
+                };
                 let mut s = format!("{method} /socket.io/socket.io.js HTTP/1.1\r\nHost: x\r\n");
                 if *etag {
                     s.push_str("If-None-Match: *\r\n");
@@ -453,7 +502,12 @@ impl Render<'_> {
                     6 => rfc6455::OP_CONT,
                     _ => opcode >> 4,
                 };
-                out.extend(rfc6455::client_frame(op, *fin, &Self::ws_payload(payload), *mask));
+                out.extend(rfc6455::client_frame(
+                    op,
+                    *fin,
+                    &Self::ws_payload(payload),
+                    *mask,
+                ));
             }
             Frag::HixieFrame(p) => {
                 out.push(0x00);
@@ -461,10 +515,17 @@ impl Render<'_> {
                 out.push(0xFF);
             }
             Frag::HixieClose => out.extend_from_slice(&[0xFF, 0x00]),
-            Frag::RequestLine { method, path, version } => {
+            Frag::RequestLine {
+                method,
+                path,
+                version,
+            } => {
                 let method = METHODS[usize::from(*method) % METHODS.len()];
-                let version = ["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1 x"][usize::from(version % 4)];
-                out.extend_from_slice(format!("{method} {} {version}\r\n", self.path(*path, false)).as_bytes());
+                let version =
+                    ["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1 x"][usize::from(version % 4)];
+                out.extend_from_slice(
+                    format!("{method} {} {version}\r\n", self.path(*path, false)).as_bytes(),
+                );
             }
             Frag::Header { name, value } => {
                 let name = HEADER_NAMES[usize::from(*name) % HEADER_NAMES.len()];
@@ -551,7 +612,10 @@ impl Harness {
                         self.sessions.push(*s);
                     }
                     Event::Message(s, m) => {
-                        assert!(self.live_sessions.contains(s), "message from {s}, not connected");
+                        assert!(
+                            self.live_sessions.contains(s),
+                            "message from {s}, not connected"
+                        );
                         if let Message::Text(t) = m {
                             assert!(!t.starts_with("~h~"), "a heartbeat came out as a message");
                         }
@@ -560,13 +624,23 @@ impl Harness {
                         assert!(
                             self.live_sessions.remove(s),
                             "Disconnect for {s}, which {} ({reason:?})",
-                            if self.ended.contains(s) { "had already disconnected" } else { "never connected" }
+                            if self.ended.contains(s) {
+                                "had already disconnected"
+                            } else {
+                                "never connected"
+                            }
                         );
                         self.ended.insert(*s);
                     }
                     Event::Request(c, _) => {
-                        assert!(self.live_conns.contains(c), "request on closed connection {c:?}");
-                        assert!(!self.pending.contains(c), "second request on {c:?} before the answer");
+                        assert!(
+                            self.live_conns.contains(c),
+                            "request on closed connection {c:?}"
+                        );
+                        assert!(
+                            !self.pending.contains(c),
+                            "second request on {c:?} before the answer"
+                        );
                         self.pending.push(*c);
                     }
                 }
@@ -582,9 +656,17 @@ impl Harness {
 
     fn check_counts(&mut self) {
         let now = self.now();
-        assert_eq!(self.server.connection_count(), self.live_conns.len(), "connection count");
+        assert_eq!(
+            self.server.connection_count(),
+            self.live_conns.len(),
+            "connection count"
+        );
         assert!(self.server.connection_count() <= self.opened.len());
-        assert_eq!(self.server.session_count(), self.live_sessions.len(), "session count");
+        assert_eq!(
+            self.server.session_count(),
+            self.live_sessions.len(),
+            "session count"
+        );
         assert!(self.server.session_count() <= self.max_sessions);
         let clients: BTreeSet<SessionId> = self.server.clients().collect();
         assert_eq!(clients, self.live_sessions, "clients()");
@@ -606,10 +688,12 @@ impl Harness {
                 Ok(Incoming::Message(m)) => m,
                 _ => Message::text(j.clone()),
             },
-            Msg::Known(k) => match codec::interpret(&format!("~j~{}", JSON[usize::from(*k) % JSON.len()])) {
-                Ok(Incoming::Message(m)) => m,
-                _ => Message::text("~m~3~m~abc"),
-            },
+            Msg::Known(k) => {
+                match codec::interpret(&format!("~j~{}", JSON[usize::from(*k) % JSON.len()])) {
+                    Ok(Incoming::Message(m)) => m,
+                    _ => Message::text("~m~3~m~abc"),
+                }
+            }
         }
     }
 
@@ -718,12 +802,17 @@ impl Harness {
                     }
                 }
             }
-            Op::HandleRequest { conn, path, upgrade } => {
+            Op::HandleRequest {
+                conn,
+                path,
+                upgrade,
+            } => {
                 if let Some(c) = self.pick_conn(*conn) {
                     let r = Render {
                         sessions: &self.sessions,
                     };
-                    let mut req = Request::get(r.path(*path, false)).with_header("Host", "localhost");
+                    let mut req =
+                        Request::get(r.path(*path, false)).with_header("Host", "localhost");
                     if *upgrade {
                         req = req
                             .with_header("Upgrade", "websocket")
@@ -806,8 +895,16 @@ fuzz_target!(|input: Input| {
     let now = h.now();
     h.server.shutdown(now);
     h.drain();
-    assert!(h.live_sessions.is_empty(), "sessions left after shutdown: {:?}", h.live_sessions);
+    assert!(
+        h.live_sessions.is_empty(),
+        "sessions left after shutdown: {:?}",
+        h.live_sessions
+    );
     assert_eq!(h.server.connection_count(), 0);
-    assert!(h.live_conns.is_empty(), "connections not closed by shutdown: {:?}", h.live_conns);
+    assert!(
+        h.live_conns.is_empty(),
+        "connections not closed by shutdown: {:?}",
+        h.live_conns
+    );
     assert_eq!(h.server.poll_timeout(), None);
 });
