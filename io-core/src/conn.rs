@@ -1,15 +1,68 @@
 //! What the server knows about one TCP connection.
 
+use std::fmt;
+use std::net::SocketAddr;
+
 use crate::http::parser::RequestParser;
 use crate::session::SessionId;
-use crate::timer::Generations;
 use crate::transport::websocket::Codec;
 use crate::transport::TransportKind;
 use crate::websocket::handshake::Flavour;
 
-/// A connection, as the adapter and the server both name it.
+/// A connection, as the adapter and the server both name it: a slot and the generation
+/// that filled it, so a stale id never names a newer connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
+pub struct ConnId(u64);
+
+impl ConnId {
+    pub(crate) fn new(index: u32, generation: u32) -> Self {
+        ConnId(u64::from(generation) << 32 | u64::from(index))
+    }
+
+    pub(crate) fn index(&self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+
+    pub(crate) fn generation(&self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+
+    /// The id as a number, for an event loop that wants a token per connection (mio's
+    /// `Token`, an epoll cookie). Unique among the connections alive at once.
+    pub fn to_raw(self) -> u64 {
+        self.0
+    }
+
+    /// The id a number from [`to_raw`](Self::to_raw) stood for. A number that names no
+    /// live connection is simply unknown to the server.
+    pub fn from_raw(raw: u64) -> Self {
+        ConnId(raw)
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.index(), self.generation())
+    }
+}
+
+/// What the adapter knows about a connection when it accepts it: the addresses, which
+/// per-peer limits and the application's view of the handshake need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The remote end.
+    pub peer: SocketAddr,
+    /// The local end (the address the server listens on).
+    pub local: SocketAddr,
+}
+
+impl ConnectionInfo {
+    /// A plain TCP connection between `peer` and `local`.
+    pub fn new(peer: SocketAddr, local: SocketAddr) -> Self {
+        ConnectionInfo { peer, local }
+    }
+}
 
 /// The session an upgrade will attach to once its handshake completes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,18 +103,25 @@ pub(crate) struct Conn {
     pub probing: bool,
     /// Whether the request being answered allows the connection to carry another.
     pub keep_alive: bool,
-    pub timers: Generations,
+    /// The peer will send nothing more (read end of stream); what it is owed still goes
+    /// out, then the connection closes.
+    pub read_closed: bool,
+    /// Bytes handed out in transmits that the adapter has not yet reported written.
+    pub unwritten: usize,
+    pub info: ConnectionInfo,
 }
 
 impl Conn {
-    pub fn new(parser: RequestParser, probing: bool) -> Self {
+    pub fn new(parser: RequestParser, probing: bool, info: ConnectionInfo) -> Self {
         Conn {
             state: ConnState::Http,
             input: Vec::new(),
             parser,
             probing,
             keep_alive: true,
-            timers: Generations::default(),
+            read_closed: false,
+            unwritten: 0,
+            info,
         }
     }
 

@@ -22,11 +22,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::UnknownSession(s) => write!(f, "session {s} is not connected"),
-            Error::UnknownConnection(c) => write!(f, "connection {} is closed", c.0),
+            Error::UnknownConnection(c) => write!(f, "connection {c} is closed"),
             Error::NotAwaitingResponse(c) => write!(
                 f,
-                "connection {} has no request waiting for the application's response",
-                c.0
+                "connection {c} has no request waiting for the application's response"
             ),
             Error::InvalidOptions(m) => write!(f, "invalid options: {m}"),
         }

@@ -6,39 +6,55 @@
 //!
 //! | input | meaning |
 //! |---|---|
-//! | [`Server::handle_connection`] | a TCP connection was accepted |
+//! | [`Server::handle_connection`] | a connection was accepted (with its addresses) |
 //! | [`Server::handle_bytes`] | bytes were read from it |
-//! | [`Server::handle_closed`] | the peer went away, or a write failed |
+//! | [`Server::handle_written`] | bytes of its transmits were written to the socket |
+//! | [`Server::handle_read_closed`] | a read returned end of stream: the peer sends no more |
+//! | [`Server::handle_closed`] | the peer is gone (reset, or a write failed) |
 //! | [`Server::handle_timeout`] | the deadline from [`Server::poll_timeout`] passed |
 //! | [`Server::send`], [`Server::broadcast`], [`Server::disconnect`], [`Server::respond`] | the application's commands |
 //!
 //! After **every** input, drain the outputs in this order:
 //!
 //! 1. [`Server::poll_transmit`] until `None`: write each [`Transmit`] to its connection
-//!    ([`Transmit::into_bytes`] gives the segments as bytes, for one vectored write), and
-//!    close the connection afterwards if `close` is set. The server has already forgotten a
-//!    closed connection. An embedder with an HTTP stack of its own reads the segments
-//!    instead: response heads, bodies and chunks as data, raw bytes for upgraded sockets.
+//!    ([`Transmit::into_bytes`] gives the segments as bytes, for one vectored write), report
+//!    what the socket took with [`Server::handle_written`], and close the connection once
+//!    written if `close` says [`Close::AfterWrite`], at once (unwritten bytes dropped) if it
+//!    says [`Close::Abort`]. The server has already forgotten a closed connection. An
+//!    embedder with an HTTP stack of its own reads the segments instead: response heads,
+//!    bodies and chunks as data, raw bytes for upgraded sockets.
 //! 2. [`Server::poll_event`] until `None`: hand [`Event`]s to the application. Its
 //!    reactions are new inputs, so go back to 1 after them.
 //! 3. [`Server::poll_timeout`]: sleep until then, or until the next input.
 //!
-//! Time is always an argument (`now`), so tests run on a virtual clock. A complete run loop
-//! (non-blocking sockets on `mio`, under 200 lines) is `examples/src/custom_loop.rs` in this
-//! repository; the `hub` module holds what the io-std and io-smol adapters share.
+//! Flow control lives here, not in the adapters: the server counts the bytes it handed out
+//! and the bytes reported written, and cuts off a peer whose unread backlog passes
+//! [`Limits::max_unwritten`] (its session ends with [`DisconnectReason::SlowPeer`]), so
+//! every embedder gets the same protection. [`Server::buffered`] tells the application how
+//! much is on its way to a session.
+//!
+//! Time is always an argument (`now`), and nothing depends on process randomness (session
+//! ids come from the random source given to [`Server::with_random`]), so the same inputs
+//! give the same outputs. A complete run loop (non-blocking sockets on `mio`) is
+//! `examples/src/custom_loop.rs` in this repository.
 //!
 //! ```
 //! use std::time::Instant;
-//! use io_core::{Event, Message, Options, Server};
+//! use io_core::{ConnectionInfo, Event, Message, Options, Server};
 //!
 //! let mut server = Server::new(Options::default()).unwrap();
 //! let now = Instant::now();
-//! let conn = server.handle_connection(now);
+//! let info = ConnectionInfo::new("127.0.0.1:50000".parse()?, "127.0.0.1:8080".parse()?);
+//! let conn = server.handle_connection(info, now);
 //! server.handle_bytes(conn, b"GET /socket.io/xhr-polling//1 HTTP/1.1\r\nHost: x\r\n\r\n", now);
 //! let answer = server.poll_transmit().unwrap();
 //! assert_eq!(answer.conn, conn);
+//! let written = answer.len(); // pretend the socket took it all
+//! server.handle_written(conn, written);
 //! let Some(Event::Connect(session)) = server.poll_event() else { panic!() };
 //! server.send(session, &Message::text("hello"), now).unwrap(); // queued for the next poll
+//! assert!(server.buffered(session).unwrap() > 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
 
@@ -47,7 +63,6 @@ pub mod codec;
 mod conn;
 pub mod error;
 pub mod http;
-pub mod hub;
 pub mod message;
 pub mod options;
 pub mod origin;
@@ -55,17 +70,18 @@ pub mod policy;
 mod route;
 mod server;
 pub mod session;
+mod table;
 mod timer;
 pub mod transport;
 pub mod websocket;
 
-pub use conn::ConnId;
+pub use conn::{ConnId, ConnectionInfo};
 pub use error::Error;
 pub use http::request::Request;
 pub use http::response::Response;
 pub use message::Message;
 pub use options::{Limits, Options, TransportOptions};
 pub use origin::Origins;
-pub use server::{Event, Server, SessionInfo, Transmit};
+pub use server::{Close, Event, Server, SessionInfo, Transmit};
 pub use session::{DisconnectReason, SessionId};
 pub use transport::TransportKind;

@@ -51,9 +51,12 @@ pub struct Limits {
     pub max_frame: usize,
     /// Encoded bytes queued for a session that has no transport attached; past it the
     /// session is disconnected, because a consumer that never reads must not eat the heap.
-    /// The adapters apply the same limit to bytes written to a connection that its peer has
-    /// not read yet (see `hub`).
     pub max_queue: usize,
+    /// Bytes transmitted to one connection that the embedder has not yet reported written
+    /// (`Server::handle_written`): a peer that stops reading while more is sent to it past
+    /// this is cut off (`DisconnectReason::SlowPeer`). One response larger than this still
+    /// goes out whole.
+    pub max_unwritten: usize,
     /// Sessions alive at once (503 past it).
     pub max_sessions: usize,
     /// Time a connection may take to deliver a complete request, and the longest a
@@ -68,6 +71,7 @@ impl Default for Limits {
             max_body: 8 * 1024 * 1024,
             max_frame: 8 * 1024 * 1024,
             max_queue: 16 * 1024 * 1024,
+            max_unwritten: 16 * 1024 * 1024,
             max_sessions: 100_000,
             request_timeout: Duration::from_secs(30),
         }
@@ -98,6 +102,9 @@ pub struct Options {
     /// Use `wss://` in hixie WebSocket locations (set it behind a TLS-terminating proxy).
     pub secure: bool,
     pub limits: Limits,
+    /// This process's node in a cluster: the first part of every session id it creates,
+    /// so that a proxy can route a session's requests to it. 0 when there is one node.
+    pub node_id: u16,
     pub log: Option<LogFn>,
     transport_options: [TransportOptions; TransportKind::COUNT],
 }
@@ -112,6 +119,7 @@ impl Options {
             inline_flash_policy: true,
             secure: false,
             limits: Limits::default(),
+            node_id: 0,
             log: None,
             transport_options: TransportKind::ALL.map(TransportOptions::defaults),
         }
@@ -158,6 +166,7 @@ impl fmt::Debug for Options {
             .field("inline_flash_policy", &self.inline_flash_policy)
             .field("secure", &self.secure)
             .field("limits", &self.limits)
+            .field("node_id", &self.node_id)
             .field("transport_options", &self.transport_options)
             .finish_non_exhaustive()
     }

@@ -9,17 +9,45 @@ use bytes::Bytes;
 
 use crate::conn::ConnId;
 use crate::options::TransportOptions;
-use crate::timer::Generations;
 use crate::transport::{Cors, TransportKind};
 
-/// A session's id: 128 random bits, written in decimal on the wire as the reference's ids
-/// were (only digits, so it is safe in URL paths and never contains `/` or `~`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(pub u128);
+/// A session's id: the node that owns the session and 128 bits from the operating system's
+/// CSPRNG.
+///
+/// On the wire it is 36 lowercase hex digits: 4 for the node, then 32 random. Only hex
+/// digits, so it is safe in URL paths and never contains `/` or `~`; fixed width, so a proxy
+/// routes a request to the session's node by the first four characters after the transport
+/// name (`/socket.io/xhr-polling/0003…`) and sends handshakes, which carry no id, anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SessionId {
+    node: u16,
+    random: u128,
+}
+
+impl SessionId {
+    /// The characters of an id on the wire.
+    pub const LEN: usize = 36;
+
+    pub(crate) fn new(node: u16, random: u128) -> Self {
+        SessionId { node, random }
+    }
+
+    /// The node that created the session (`Options::node_id`).
+    pub fn node(&self) -> u16 {
+        self.node
+    }
+}
+
+impl std::hash::Hash for SessionId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The random bits are the hash already.
+        state.write_u64(self.random as u64 ^ u64::from(self.node));
+    }
+}
 
 impl fmt::Display for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        write!(f, "{:04x}{:032x}", self.node, self.random)
     }
 }
 
@@ -29,7 +57,7 @@ pub struct BadSessionId;
 
 impl fmt::Display for BadSessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a session id is 1 to 39 decimal digits without leading zeros")
+        f.write_str("a session id is 36 lowercase hexadecimal digits")
     }
 }
 
@@ -40,14 +68,14 @@ impl FromStr for SessionId {
 
     /// Only the canonical form parses, so every id has exactly one spelling.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let canonical = !s.is_empty()
-            && s.len() <= 39
-            && s.bytes().all(|b| b.is_ascii_digit())
-            && (s == "0" || !s.starts_with('0'));
+        let canonical = s.len() == Self::LEN
+            && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !canonical {
             return Err(BadSessionId);
         }
-        s.parse().map(SessionId).map_err(|_| BadSessionId)
+        let node = u16::from_str_radix(&s[..4], 16).map_err(|_| BadSessionId)?;
+        let random = u128::from_str_radix(&s[4..], 16).map_err(|_| BadSessionId)?;
+        Ok(SessionId { node, random })
     }
 }
 
@@ -62,6 +90,9 @@ pub enum DisconnectReason {
     Server,
     /// More than `max_queue` bytes waited for a transport that never came.
     QueueOverflow,
+    /// The peer did not read: more than `max_unwritten` bytes written to its connection
+    /// were still on their way, so it was cut off.
+    SlowPeer,
     /// The peer broke the protocol (the text says how).
     ProtocolError(String),
     /// The whole server is shutting down.
@@ -75,6 +106,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::HeartbeatTimeout => f.write_str("heartbeat timeout"),
             DisconnectReason::Server => f.write_str("disconnected by the server"),
             DisconnectReason::QueueOverflow => f.write_str("send queue overflow"),
+            DisconnectReason::SlowPeer => f.write_str("the peer did not read what was sent"),
             DisconnectReason::ProtocolError(e) => write!(f, "protocol error: {e}"),
             DisconnectReason::Shutdown => f.write_str("server shutdown"),
         }
@@ -137,7 +169,6 @@ pub(crate) struct Session {
     pub queued_bytes: usize,
     pub heartbeat: Heartbeat,
     pub heartbeat_counter: u64,
-    pub timers: Generations,
 }
 
 impl Session {
@@ -152,7 +183,6 @@ impl Session {
             queued_bytes: 0,
             heartbeat: Heartbeat::Off,
             heartbeat_counter: 0,
-            timers: Generations::default(),
         }
     }
 
@@ -168,16 +198,25 @@ mod tests {
 
     #[test]
     fn ids_parse_only_in_canonical_form() {
-        let max = u128::MAX.to_string();
-        assert_eq!(max.parse::<SessionId>(), Ok(SessionId(u128::MAX)));
-        assert_eq!("17".parse::<SessionId>(), Ok(SessionId(17)));
+        for id in [
+            SessionId::new(0, 0),
+            SessionId::new(3, 17),
+            SessionId::new(u16::MAX, u128::MAX),
+        ] {
+            let s = id.to_string();
+            assert_eq!(s.len(), SessionId::LEN);
+            assert_eq!(s.parse::<SessionId>(), Ok(id));
+        }
+        assert_eq!(SessionId::new(0xab, 1).to_string(), format!("00ab{:032x}", 1));
+        let good = SessionId::new(0xab, 0xcafe).to_string();
         for bad in [
             "",
-            "017",
-            "+1",
-            "1 ",
-            "1e5",
-            "340282366920938463463374607431768211456",
+            "17",
+            &good.to_uppercase(),
+            &format!("+{}", &good[1..]),
+            &format!("{good}0"),
+            &good[1..],
+            &format!("{} ", &good[1..]),
             "constructor",
             "toString",
         ] {

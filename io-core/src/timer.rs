@@ -1,12 +1,11 @@
-//! Deadlines as data: a binary heap with lazy cancellation.
+//! Deadlines as data: an indexed binary heap with one slot per owner and kind.
 //!
-//! Every owner (a session or a connection) keeps one generation number per timer kind.
-//! Setting or cancelling a timer bumps the generation; heap entries whose generation is
-//! stale are skipped when they surface. Finding the next deadline is O(1) amortised, and
-//! no tick ever scans all sessions.
+//! Arming a timer that is already armed moves its entry; cancelling removes it. The heap
+//! therefore holds exactly the live timers, however often they are re-armed (a poll cycle
+//! re-arms several), and the next deadline is always the top entry. Equal deadlines fire in
+//! the order they were armed, so the same inputs always give the same outputs.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::conn::ConnId;
@@ -18,10 +17,20 @@ pub(crate) enum TimerKind {
     HeartbeatInterval = 0,
     /// A heartbeat went unanswered.
     HeartbeatTimeout = 1,
-    /// The session outlived its transport by `close_timeout`.
+    /// The session outlived its transport by `close_timeout`; for a connection, its
+    /// request timeout.
     Close = 2,
     /// A long poll was held for `duration`.
     PollDuration = 3,
+}
+
+impl TimerKind {
+    pub const ALL: [TimerKind; 4] = [
+        TimerKind::HeartbeatInterval,
+        TimerKind::HeartbeatTimeout,
+        TimerKind::Close,
+        TimerKind::PollDuration,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,50 +40,201 @@ pub(crate) enum TimerOwner {
     Conn(ConnId),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Entry {
-    pub at: Instant,
+/// Which timer: at most one is armed per owner and kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct TimerKey {
     pub owner: TimerOwner,
     pub kind: TimerKind,
-    pub generation: u64,
 }
 
-/// Generation counters for the timers of one owner.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Generations([u64; 4]);
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    at: Instant,
+    /// Arming order, so that equal deadlines fire in a fixed order.
+    seq: u64,
+    key: TimerKey,
+}
 
-impl Generations {
-    pub fn bump(&mut self, kind: TimerKind) -> u64 {
-        let g = &mut self.0[kind as usize];
-        *g += 1;
-        *g
-    }
-
-    pub fn current(&self, kind: TimerKind) -> u64 {
-        self.0[kind as usize]
+impl Entry {
+    fn before(&self, other: &Entry) -> bool {
+        (self.at, self.seq) < (other.at, other.seq)
     }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<Entry>>,
+    heap: Vec<Entry>,
+    /// Where each armed timer sits in `heap`.
+    index: HashMap<TimerKey, usize>,
+    seq: u64,
 }
 
 impl Timers {
-    pub fn push(&mut self, entry: Entry) {
-        self.heap.push(Reverse(entry));
+    /// Arms `key` for `at`, replacing its earlier deadline if it had one.
+    pub fn set(&mut self, key: TimerKey, at: Instant) {
+        self.seq += 1;
+        let entry = Entry {
+            at,
+            seq: self.seq,
+            key,
+        };
+        match self.index.get(&key).copied() {
+            Some(pos) => {
+                self.heap[pos] = entry;
+                let pos = self.sift_up(pos);
+                self.sift_down(pos);
+            }
+            None => {
+                self.heap.push(entry);
+                let pos = self.heap.len() - 1;
+                self.index.insert(key, pos);
+                self.sift_up(pos);
+            }
+        }
     }
 
-    /// The earliest entry, live or stale.
-    pub fn peek(&self) -> Option<&Entry> {
-        self.heap.peek().map(|r| &r.0)
+    /// Disarms `key`, if it was armed.
+    pub fn cancel(&mut self, key: TimerKey) {
+        if let Some(pos) = self.index.remove(&key) {
+            self.remove_at(pos);
+        }
     }
 
-    pub fn pop(&mut self) -> Option<Entry> {
-        self.heap.pop().map(|r| r.0)
+    /// Disarms every timer of `owner`.
+    pub fn cancel_owner(&mut self, owner: TimerOwner) {
+        for kind in TimerKind::ALL {
+            self.cancel(TimerKey { owner, kind });
+        }
     }
 
+    /// The earliest deadline.
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.first().map(|e| e.at)
+    }
+
+    /// Removes and returns the earliest timer if it is due at `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<TimerKey> {
+        let top = *self.heap.first()?;
+        if top.at > now {
+            return None;
+        }
+        self.index.remove(&top.key);
+        self.remove_at(0);
+        Some(top.key)
+    }
+
+    /// How many timers are armed.
     pub fn len(&self) -> usize {
         self.heap.len()
+    }
+
+    fn remove_at(&mut self, pos: usize) {
+        let last = self.heap.len() - 1;
+        self.heap.swap(pos, last);
+        self.heap.pop();
+        if pos < self.heap.len() {
+            self.index.insert(self.heap[pos].key, pos);
+            let pos = self.sift_up(pos);
+            self.sift_down(pos);
+        }
+    }
+
+    fn sift_up(&mut self, mut pos: usize) -> usize {
+        while pos > 0 {
+            let parent = (pos - 1) / 2;
+            if !self.heap[pos].before(&self.heap[parent]) {
+                break;
+            }
+            self.swap(pos, parent);
+            pos = parent;
+        }
+        pos
+    }
+
+    fn sift_down(&mut self, mut pos: usize) {
+        loop {
+            let (l, r) = (2 * pos + 1, 2 * pos + 2);
+            let mut least = pos;
+            if l < self.heap.len() && self.heap[l].before(&self.heap[least]) {
+                least = l;
+            }
+            if r < self.heap.len() && self.heap[r].before(&self.heap[least]) {
+                least = r;
+            }
+            if least == pos {
+                return;
+            }
+            self.swap(pos, least);
+            pos = least;
+        }
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        self.heap.swap(a, b);
+        self.index.insert(self.heap[a].key, a);
+        self.index.insert(self.heap[b].key, b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    fn key(n: u64, kind: usize) -> TimerKey {
+        TimerKey {
+            owner: TimerOwner::Conn(ConnId::from_raw(n)),
+            kind: TimerKind::ALL[kind % 4],
+        }
+    }
+
+    proptest! {
+        /// Against a model: the heap always yields the earliest armed timer, ties in arming
+        /// order, and holds exactly the armed timers.
+        #[test]
+        fn behaves_like_a_sorted_map(ops in prop::collection::vec((0u8..3, 0u64..20, 0usize..4, 0u64..50), 1..300)) {
+            let base = Instant::now();
+            let mut timers = Timers::default();
+            let mut model: BTreeMap<TimerKey, (Instant, u64)> = BTreeMap::new();
+            let mut seq = 0;
+            for (op, owner, kind, at) in ops {
+                let k = key(owner, kind);
+                match op {
+                    0 | 1 => {
+                        seq += 1;
+                        let at = base + Duration::from_millis(at);
+                        timers.set(k, at);
+                        model.insert(k, (at, seq));
+                    }
+                    _ => {
+                        timers.cancel(k);
+                        model.remove(&k);
+                    }
+                }
+                prop_assert_eq!(timers.len(), model.len());
+                let earliest = model.iter().min_by_key(|(_, v)| **v).map(|(_, v)| v.0);
+                prop_assert_eq!(timers.next(), earliest);
+            }
+            let mut last = (base, 0);
+            while let Some(k) = timers.pop_due(base + Duration::from_secs(1)) {
+                let v = model.remove(&k).unwrap();
+                prop_assert!(v >= last);
+                last = v;
+            }
+            prop_assert!(model.is_empty());
+        }
+    }
+
+    #[test]
+    fn re_arming_does_not_grow_storage() {
+        let base = Instant::now();
+        let mut timers = Timers::default();
+        for i in 0..10_000u64 {
+            timers.set(key(i % 3, 0), base + Duration::from_millis(i));
+        }
+        assert_eq!(timers.len(), 3);
+        assert_eq!(timers.index.len(), 3);
     }
 }

@@ -660,7 +660,7 @@ fn transmits_are_structured() {
     use io_core::http::response::{Framing, Segment};
     let mut server = io_core::Server::new(Options::default()).unwrap();
     let now = std::time::Instant::now();
-    let conn = server.handle_connection(now);
+    let conn = server.handle_connection(support::info(), now);
     server.handle_bytes(conn, get("/socket.io/htmlfile//1").as_bytes(), now);
     let t = server.poll_transmit().expect("the stream's start");
     let [Segment::Head(head), Segment::Chunk(preamble), Segment::Chunk(id), ..] = &t.segments[..]

@@ -58,14 +58,14 @@ it('two chat pages talk to each other', { timeout: 45000 }, async (t) => {
     const fromAlice = bob.locator('#chat p').filter({ hasText: 'Hello Bob!' });
     await fromAlice.waitFor();
     const line = await fromAlice.textContent();
-    assert.match(line, /^\d+: Hello Bob!$/, 'the other page shows "<session id>: <text>"');
+    assert.match(line, /^[0-9a-f]+: Hello Bob!$/, 'the other page shows "<session id>: <text>"');
     const aliceSession = line.split(':')[0];
 
     await say(bob, 'Hi Alice 👋 — ça va?');
     const fromBob = alice.locator('#chat p').filter({ hasText: 'Hi Alice 👋 — ça va?' });
     await fromBob.waitFor();
     const bobLine = await fromBob.textContent();
-    assert.match(bobLine, /^\d+: Hi Alice 👋 — ça va\?$/);
+    assert.match(bobLine, /^[0-9a-f]+: Hi Alice 👋 — ça va\?$/);
     assert.notEqual(bobLine.split(':')[0], aliceSession, 'two sessions');
 
     await say(alice, '<b>not bold</b> & stays text');

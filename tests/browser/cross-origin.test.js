@@ -120,7 +120,7 @@ describe('cross-origin, our client', { concurrency: true }, () => {
       await waitForEvent(page, 'a', 'connect');
       assert.equal(await page.evaluate(() => window.H.sockets.a.socket.transport.type), 'jsonp-polling');
       await exchange(page);
-      assert.ok(responses.some((r) => r.method === 'POST' && /\/jsonp-polling\/\d+\/\d+\/\d+$/.test(r.url)));
+      assert.ok(responses.some((r) => r.method === 'POST' && /\/jsonp-polling\/[0-9a-f]+\/\d+\/\d+$/.test(r.url)));
       assert.ok(responses.every((r) => r.status === 200), JSON.stringify(responses.map((r) => [r.url, r.status])));
       assert.deepEqual(page.pageErrors, []);
     })

@@ -90,7 +90,7 @@ describe('our client', { concurrency: 4 }, () => {
               return { type: s.transport.type, sessionid: s.transport.sessionid, events: window.H.sockets.a.events };
             });
             assert.equal(state.type, transport);
-            assert.match(state.sessionid, /^\d+$/, 'the session id is the first message');
+            assert.match(state.sessionid, /^[0-9a-f]{36}$/, 'the session id is the first message');
             assert.deepEqual(state.events, [['connecting', transport], ['connect']]);
             assert.ok(server.log.includes(`session ${state.sessionid} connected`), 'the server logged the session');
 
@@ -158,7 +158,7 @@ describe('our client', { concurrency: 4 }, () => {
             });
             assert.equal(state.type, transport);
             assert.equal(state.reconnect[1], transport, 'reconnect names the transport');
-            assert.match(state.sessionid, /^\d+$/);
+            assert.match(state.sessionid, /^[0-9a-f]{36}$/);
             assert.notEqual(state.sessionid, first, 'a reconnection is a new session');
 
             await send(page, 'a', 'after the restart 😀');

@@ -225,7 +225,7 @@ fn is_id_frame(payload: &str) -> bool {
     msgs.len() == 1
         && rest.is_empty()
         && !msgs[0].is_empty()
-        && msgs[0].bytes().all(|b| b.is_ascii_digit())
+        && msgs[0].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[test]

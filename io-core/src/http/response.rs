@@ -87,6 +87,27 @@ pub struct Head {
 }
 
 impl Head {
+    /// The length of [`encode`](Self::encode)'s result.
+    pub fn encoded_len(&self) -> usize {
+        let status_line = 9 + self.status.to_string().len() + 1 + reason(self.status).len() + 2;
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| clean_len(n) + 2 + clean_len(v) + 2)
+            .sum();
+        let framing = match self.framing {
+            Framing::Length(n) => 16 + n.to_string().len() + 2,
+            Framing::Chunked => 28,
+            Framing::UntilClose => 0,
+        };
+        let connection = if self.keep_alive && self.framing != Framing::UntilClose {
+            26
+        } else {
+            21
+        };
+        status_line + headers + framing + connection
+    }
+
     /// The head as bytes. Header names and values are written as given, minus any CR or LF,
     /// so that a value can never start a header of its own.
     pub fn encode(&self) -> Bytes {
@@ -138,6 +159,20 @@ pub fn head<'a>(
     })
 }
 
+fn clean_len(s: &str) -> usize {
+    s.bytes().filter(|&b| b != b'\r' && b != b'\n').count()
+}
+
+fn hex_digits(n: usize) -> usize {
+    let mut digits = 1;
+    let mut n = n >> 4;
+    while n > 0 {
+        digits += 1;
+        n >>= 4;
+    }
+    digits
+}
+
 fn put_clean(out: &mut BytesMut, s: &str) {
     for &b in s.as_bytes() {
         if b != b'\r' && b != b'\n' {
@@ -176,6 +211,17 @@ impl Segment {
                 out.push(Bytes::from_static(b"\r\n"));
             }
             Segment::LastChunk => out.push(Bytes::from_static(b"0\r\n\r\n")),
+        }
+    }
+
+    /// How many bytes [`encode_into`](Self::encode_into) writes for this segment, computed
+    /// without encoding it: what flow control counts.
+    pub fn wire_len(&self) -> usize {
+        match self {
+            Segment::Head(h) => h.encoded_len(),
+            Segment::Body(b) | Segment::Raw(b) => b.len(),
+            Segment::Chunk(b) => hex_digits(b.len()) + 2 + b.len() + 2,
+            Segment::LastChunk => 5,
         }
     }
 
@@ -230,6 +276,28 @@ mod tests {
         let text = std::str::from_utf8(&h).unwrap();
         assert!(text.contains("X: aSet-Cookie: b\r\n"));
         assert!(text.ends_with("Connection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn wire_len_is_the_encoded_length() {
+        let mut segments = vec![
+            Segment::Body(Bytes::from_static(b"abc")),
+            Segment::Raw(Bytes::new()),
+            Segment::LastChunk,
+        ];
+        for n in [0, 1, 15, 16, 255, 256, 70_000] {
+            segments.push(Segment::Chunk(Bytes::from(vec![b'x'; n])));
+        }
+        for status in [101, 200, 404, 431, 999] {
+            for framing in [Framing::Length(0), Framing::Length(12345), Framing::Chunked, Framing::UntilClose] {
+                for keep_alive in [true, false] {
+                    segments.push(head(status, [("A", "b\r\nc"), ("Content-Type", "text/plain")], framing, keep_alive));
+                }
+            }
+        }
+        for s in segments {
+            assert_eq!(s.wire_len(), bytes(s.clone()).len(), "{s:?}");
+        }
     }
 
     #[test]

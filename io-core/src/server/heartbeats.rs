@@ -18,7 +18,7 @@ impl Server {
         }
         s.heartbeat = Heartbeat::Interval;
         let at = now + s.opts.heartbeat_interval;
-        self.bump(TimerOwner::Session(sid), TimerKind::HeartbeatTimeout);
+        self.disarm(TimerOwner::Session(sid), TimerKind::HeartbeatTimeout);
         self.arm(TimerOwner::Session(sid), TimerKind::HeartbeatInterval, at);
     }
 
@@ -26,8 +26,8 @@ impl Server {
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.heartbeat = Heartbeat::Off;
         }
-        self.bump(TimerOwner::Session(sid), TimerKind::HeartbeatInterval);
-        self.bump(TimerOwner::Session(sid), TimerKind::HeartbeatTimeout);
+        self.disarm(TimerOwner::Session(sid), TimerKind::HeartbeatInterval);
+        self.disarm(TimerOwner::Session(sid), TimerKind::HeartbeatTimeout);
     }
 
     pub(super) fn on_heartbeat(&mut self, sid: SessionId, echo: &str, now: Instant) {

@@ -22,7 +22,14 @@ impl Server {
             let Some(c) = self.conns.get_mut(&id) else {
                 return;
             };
-            if !matches!(c.state, ConnState::Http) || c.input.is_empty() {
+            if !matches!(c.state, ConnState::Http) {
+                return;
+            }
+            if c.input.is_empty() {
+                // A half-closed peer sends no further request.
+                if c.read_closed {
+                    self.close_conn(id, now);
+                }
                 return;
             }
             if c.probing {
@@ -42,12 +49,13 @@ impl Server {
                 Ok(p) => p,
                 Err(e) => {
                     let status = e.status();
-                    self.log(format_args!("bad request on connection {}: {e}", id.0));
+                    self.log(format_args!("bad request on connection {id}: {e}"));
                     self.error_response(id, status, &e.to_string(), now);
                     return;
                 }
             };
             c.input.drain(..progress.consumed);
+            let read_closed = c.read_closed;
             if progress.send_continue {
                 self.transmit(
                     id,
@@ -59,7 +67,13 @@ impl Server {
             }
             match progress.request {
                 Some(req) => self.on_request(id, req, now),
-                None if progress.consumed == 0 => return,
+                None if progress.consumed == 0 => {
+                    // The rest of this request will never come.
+                    if read_closed {
+                        self.close_conn(id, now);
+                    }
+                    return;
+                }
                 None => {}
             }
         }
@@ -363,7 +377,7 @@ impl Server {
         }
         if let Some(c) = self.conns.get_mut(&id) {
             c.state = ConnState::Http;
-            if !c.input.is_empty() {
+            if !c.input.is_empty() || c.read_closed {
                 self.resume.push(id);
             }
         }

@@ -1,14 +1,14 @@
-//! The state machine: connections and sessions in maps keyed by small ids, deadlines in a
-//! heap, and three queues the adapter drains.
+//! The state machine: connections and sessions in slabs, deadlines in an indexed heap, and
+//! three queues the adapter drains.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::client::ClientScript;
 use crate::codec;
-use crate::conn::{Conn, ConnId, ConnState};
+use crate::conn::{Conn, ConnId, ConnState, ConnectionInfo};
 use crate::error::Error;
 use crate::http::parser::RequestParser;
 use crate::http::request::Request;
@@ -16,8 +16,9 @@ use crate::http::response::{self, head, Framing, Response, Segment};
 use crate::message::Message;
 use crate::options::{Options, RandomFn};
 use crate::policy;
-use crate::session::{DisconnectReason, Session, SessionId};
-use crate::timer::Timers;
+use crate::session::{DisconnectReason, SessionId};
+use crate::table::{Conns, Sessions};
+use crate::timer::{TimerKey, TimerOwner, Timers};
 use crate::transport::TransportKind;
 
 mod heartbeats;
@@ -29,21 +30,43 @@ mod websocket;
 /// What one connection is to receive: response heads, bodies, chunks and raw bytes, as
 /// data. Adapters call [`Transmit::into_bytes`] and write the result with one vectored
 /// write; an embedder with its own HTTP stack maps the segments to its own types.
+///
+/// Report every byte written with [`Server::handle_written`]: the server counts what is
+/// still on its way to each peer and cuts off a peer that stops reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct Transmit {
     pub conn: ConnId,
     /// Segments to write in order; payloads shared between recipients are not copied.
     pub segments: Vec<Segment>,
-    /// Close the connection once the segments are written. The server has already
-    /// forgotten it.
-    pub close: bool,
+    /// Whether the connection ends after this; the server has then already forgotten it.
+    pub close: Option<Close>,
+}
+
+/// How a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Write everything queued for it, then close.
+    AfterWrite,
+    /// Close now and drop whatever is still unwritten: the peer broke a limit (it stopped
+    /// reading), so no more effort goes to it.
+    Abort,
 }
 
 impl Transmit {
     /// The segments as bytes, in order.
     pub fn into_bytes(self) -> Vec<Bytes> {
         response::encode(self.segments)
+    }
+
+    /// How many bytes [`into_bytes`](Self::into_bytes) will give.
+    pub fn len(&self) -> usize {
+        self.segments.iter().map(Segment::wire_len).sum()
+    }
+
+    /// Whether there is nothing to write (a bare close).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -78,14 +101,15 @@ pub struct SessionInfo {
 /// return `None`, then sleep until [`poll_timeout`](Self::poll_timeout) (or the next input).
 pub struct Server {
     opts: Options,
-    conns: HashMap<ConnId, Conn>,
-    sessions: HashMap<SessionId, Session>,
-    next_conn: u64,
+    conns: Conns,
+    sessions: Sessions,
     timers: Timers,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
     /// Connections back in the request-reading state with input still buffered.
     resume: Vec<ConnId>,
+    /// Connections whose peer stopped reading: cut off once the current input is done.
+    cutoffs: Vec<ConnId>,
     random: RandomFn,
     policy: Bytes,
     script: ClientScript,
@@ -134,13 +158,13 @@ impl Server {
         );
         Ok(Server {
             opts,
-            conns: HashMap::new(),
-            sessions: HashMap::new(),
-            next_conn: 0,
+            conns: Conns::default(),
+            sessions: Sessions::default(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             resume: Vec::new(),
+            cutoffs: Vec::new(),
             random,
             policy,
             script: ClientScript::new(),
@@ -158,20 +182,16 @@ impl Server {
 
     // ---- inputs ------------------------------------------------------------------------
 
-    /// The adapter accepted a TCP connection.
-    pub fn handle_connection(&mut self, now: Instant) -> ConnId {
-        self.next_conn += 1;
-        let id = ConnId(self.next_conn);
+    /// The adapter accepted a connection.
+    pub fn handle_connection(&mut self, info: ConnectionInfo, now: Instant) -> ConnId {
         let probing =
             self.opts.inline_flash_policy && self.opts.is_enabled(TransportKind::FlashSocket);
         let limits = self.opts.limits;
-        self.conns.insert(
-            id,
-            Conn::new(
-                RequestParser::new(limits.max_head, limits.max_body),
-                probing,
-            ),
-        );
+        let id = self.conns.insert(Conn::new(
+            RequestParser::new(limits.max_head, limits.max_body),
+            probing,
+            info,
+        ));
         self.arm_request_timer(id, now);
         id
     }
@@ -196,8 +216,7 @@ impl Server {
                 let limits = self.opts.limits;
                 if c.input.len() + data.len() > limits.max_head + limits.max_body {
                     self.log(format_args!(
-                        "closing connection {}: too much pipelined input",
-                        conn.0
+                        "closing connection {conn}: too much pipelined input"
                     ));
                     self.close_conn(conn, now);
                 } else {
@@ -205,7 +224,7 @@ impl Server {
                 }
             }
         }
-        self.run_resumes(now);
+        self.finish(now);
     }
 
     /// A request that the embedder's own HTTP stack parsed. The connection must have been
@@ -215,37 +234,63 @@ impl Server {
             Some(c) if matches!(c.state, ConnState::Http) => {
                 c.probing = false;
                 self.on_request(conn, request, now);
-                self.run_resumes(now);
+                self.finish(now);
             }
             _ => self.log(format_args!(
-                "request on connection {} ignored: it is closed or busy",
-                conn.0
+                "request on connection {conn} ignored: it is closed or busy"
             )),
         }
     }
 
-    /// The peer went away, or writing to it failed.
+    /// `n` bytes of what was transmitted to `conn` have been written to the socket (taken
+    /// by the kernel). Bytes transmitted and not yet reported count against
+    /// `limits.max_unwritten`; a peer past it is cut off.
+    pub fn handle_written(&mut self, conn: ConnId, n: usize) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.unwritten = c.unwritten.saturating_sub(n);
+        }
+    }
+
+    /// The peer will send nothing more (a read returned end of stream), but may still be
+    /// reading: what it is owed goes out first. A response the application or a request
+    /// in progress owes it is written, a held poll is answered (empty), and then the
+    /// connection closes. A stream or WebSocket whose peer stopped sending is over.
+    pub fn handle_read_closed(&mut self, conn: ConnId, now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.read_closed = true;
+        match &c.state {
+            ConnState::Http => self.close_conn(conn, now),
+            ConnState::App => {}
+            ConnState::Poll(sid) => {
+                let sid = *sid;
+                self.write_payload(sid, Vec::new(), now);
+            }
+            ConnState::Stream(_) | ConnState::AwaitKey3 { .. } | ConnState::WebSocket { .. } => {
+                self.close_conn(conn, now)
+            }
+        }
+        self.finish(now);
+    }
+
+    /// The peer is gone (reset, or a write failed): nothing more can reach it.
     pub fn handle_closed(&mut self, conn: ConnId, now: Instant) {
         if let Some(c) = self.conns.remove(&conn) {
+            self.timers.cancel_owner(TimerOwner::Conn(conn));
             if let Some(sid) = c.session() {
                 self.transport_lost(sid, conn, DisconnectReason::TransportClosed, now);
             }
         }
-        self.run_resumes(now);
+        self.finish(now);
     }
 
     /// The deadline from `poll_timeout` has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(e) = self.timers.peek().copied() {
-            if e.at > now {
-                break;
-            }
-            let _ = self.timers.pop();
-            if self.is_live(&e) {
-                self.fire(e, now);
-            }
+        while let Some(key) = self.timers.pop_due(now) {
+            self.fire(key, now);
         }
-        self.run_resumes(now);
+        self.finish(now);
     }
 
     // ---- application commands -------------------------------------------------------
@@ -256,7 +301,7 @@ impl Server {
             return Err(Error::UnknownSession(session));
         }
         self.deliver(session, codec::encode(msg), now);
-        self.run_resumes(now);
+        self.finish(now);
         Ok(())
     }
 
@@ -268,12 +313,11 @@ impl Server {
             .sessions
             .keys()
             .filter(|s| !except.contains(s))
-            .copied()
             .collect();
         for sid in targets {
             self.deliver(sid, frame.clone(), now);
         }
-        self.run_resumes(now);
+        self.finish(now);
     }
 
     /// Ends a session: its transport is closed and a `Disconnect` event follows.
@@ -282,7 +326,7 @@ impl Server {
             return Err(Error::UnknownSession(session));
         }
         self.end_session(session, DisconnectReason::Server, now);
-        self.run_resumes(now);
+        self.finish(now);
         Ok(())
     }
 
@@ -303,7 +347,7 @@ impl Server {
             keep_alive,
         );
         self.finish_response(conn, vec![head, Segment::Body(resp.body)], keep_alive, now);
-        self.run_resumes(now);
+        self.finish(now);
         Ok(())
     }
 
@@ -320,20 +364,22 @@ impl Server {
             .conns
             .remove(&conn)
             .ok_or(Error::UnknownConnection(conn))?;
+        self.timers.cancel_owner(TimerOwner::Conn(conn));
         Ok(Bytes::from(c.input))
     }
 
     /// Ends every session (with `Disconnect` events) and closes every connection.
     pub fn shutdown(&mut self, now: Instant) {
-        let sessions: Vec<SessionId> = self.sessions.keys().copied().collect();
+        let sessions: Vec<SessionId> = self.sessions.keys().collect();
         for sid in sessions {
             self.end_session(sid, DisconnectReason::Shutdown, now);
         }
-        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        let conns: Vec<ConnId> = self.conns.keys().collect();
         for c in conns {
             self.close_conn(c, now);
         }
         self.resume.clear();
+        self.cutoffs.clear();
     }
 
     // ---- queries ---------------------------------------------------------------------
@@ -341,7 +387,7 @@ impl Server {
     /// Every connected session (the seed's `listener.clients`), including those waiting
     /// out their close timeout.
     pub fn clients(&self) -> impl Iterator<Item = SessionId> + '_ {
-        self.sessions.keys().copied()
+        self.sessions.keys()
     }
 
     pub fn session(&self, session: SessionId) -> Option<SessionInfo> {
@@ -350,6 +396,30 @@ impl Server {
             connections: s.connections,
             open: s.attached.is_some(),
         })
+    }
+
+    /// Bytes on their way to a session: queued for its next transport, plus written to its
+    /// connection and not yet read by the peer. An application that sends a lot can slow
+    /// down before `max_queue` or `max_unwritten` cuts the session off.
+    pub fn buffered(&self, session: SessionId) -> Option<usize> {
+        let s = self.sessions.get(&session)?;
+        let unwritten = s
+            .attached
+            .as_ref()
+            .and_then(|a| self.conns.get(&a.conn()))
+            .map_or(0, |c| c.unwritten);
+        Some(s.queued_bytes + unwritten)
+    }
+
+    /// What the adapter said about a connection when it accepted it.
+    pub fn connection_info(&self, conn: ConnId) -> Option<ConnectionInfo> {
+        self.conns.get(&conn).map(|c| c.info)
+    }
+
+    /// How many timers are armed: at most four per session and one per connection,
+    /// however long the server runs.
+    pub fn timer_count(&self) -> usize {
+        self.timers.len()
     }
 
     pub fn session_count(&self) -> usize {
@@ -374,22 +444,57 @@ impl Server {
 
     /// When `handle_timeout` must be called next, if ever.
     #[must_use]
-    pub fn poll_timeout(&mut self) -> Option<Instant> {
-        while let Some(e) = self.timers.peek().copied() {
-            if self.is_live(&e) {
-                return Some(e.at);
-            }
-            let _ = self.timers.pop();
-        }
-        None
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
     }
 
     // ---- plumbing --------------------------------------------------------------------
 
+    /// What every input does last: connections with pipelined input read on, and peers
+    /// that stopped reading are cut off (which may end sessions, and so on).
+    fn finish(&mut self, now: Instant) {
+        loop {
+            self.run_resumes(now);
+            let Some(id) = self.cutoffs.pop() else {
+                return;
+            };
+            let Some(c) = self.conns.remove(&id) else {
+                continue;
+            };
+            self.timers.cancel_owner(TimerOwner::Conn(id));
+            self.log(format_args!(
+                "cutting off connection {id}: {} bytes written to it are unread",
+                c.unwritten
+            ));
+            // What is queued for it will never be written.
+            self.transmits.retain(|t| t.conn != id);
+            self.transmits.push_back(Transmit {
+                conn: id,
+                segments: Vec::new(),
+                close: Some(Close::Abort),
+            });
+            if let Some(sid) = c.session() {
+                self.transport_lost(sid, id, DisconnectReason::SlowPeer, now);
+            }
+        }
+    }
+
     fn transmit(&mut self, conn: ConnId, segments: Vec<Segment>, close: bool) {
+        let max_unwritten = self.opts.limits.max_unwritten;
+        let len: usize = segments.iter().map(Segment::wire_len).sum();
+        if let Some(c) = self.conns.get_mut(&conn) {
+            let before = c.unwritten;
+            c.unwritten += len;
+            // One response larger than the limit may go out; adding to a backlog that is
+            // already past it may not.
+            if before > max_unwritten && !close {
+                self.cutoffs.push(conn);
+            }
+        }
+        let close = close.then_some(Close::AfterWrite);
         // Consecutive writes to one connection travel together: one vectored write.
         if let Some(last) = self.transmits.back_mut() {
-            if last.conn == conn && !last.close {
+            if last.conn == conn && last.close.is_none() {
                 last.segments.extend(segments);
                 last.close = close;
                 return;
@@ -407,10 +512,19 @@ impl Server {
         let Some(c) = self.conns.remove(&id) else {
             return;
         };
+        self.timers.cancel_owner(TimerOwner::Conn(id));
         self.transmit(id, Vec::new(), true);
         if let Some(sid) = c.session() {
             self.transport_lost(sid, id, DisconnectReason::TransportClosed, now);
         }
+    }
+
+    fn set_timer(&mut self, owner: TimerOwner, kind: crate::timer::TimerKind, at: Instant) {
+        self.timers.set(TimerKey { owner, kind }, at);
+    }
+
+    fn cancel_timer(&mut self, owner: TimerOwner, kind: crate::timer::TimerKind) {
+        self.timers.cancel(TimerKey { owner, kind });
     }
 
     fn log(&self, args: std::fmt::Arguments<'_>) {

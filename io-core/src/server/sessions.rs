@@ -31,7 +31,7 @@ impl Server {
         let sid = loop {
             let mut buf = [0u8; 16];
             (self.random)(&mut buf);
-            let candidate = SessionId(u128::from_le_bytes(buf));
+            let candidate = SessionId::new(self.opts.node_id, u128::from_le_bytes(buf));
             if !self.sessions.contains_key(&candidate) {
                 break candidate;
             }
@@ -51,7 +51,7 @@ impl Server {
             return;
         };
         self.stop_heartbeat(sid);
-        self.bump(TimerOwner::Session(sid), TimerKind::PollDuration);
+        self.disarm(TimerOwner::Session(sid), TimerKind::PollDuration);
         match old {
             Attached::Poll { .. } => self.answer_poll(old, Vec::new(), now),
             other => self.close_transport(kind, other, 1000, now),
@@ -61,7 +61,7 @@ impl Server {
     /// The attach routine (PROTOCOL.md §3.3): the id first if it has not gone out, then
     /// the queue, as one payload; `Connect` on the first attach; heartbeats if enabled.
     pub(super) fn attach(&mut self, sid: SessionId, now: Instant) {
-        self.bump(TimerOwner::Session(sid), TimerKind::Close);
+        self.disarm(TimerOwner::Session(sid), TimerKind::Close);
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -114,7 +114,7 @@ impl Server {
             Some(Attached::Poll { .. }) => {
                 // A poll is answered once: the payload completes it and it detaches.
                 let poll = s.attached.take();
-                self.bump(TimerOwner::Session(sid), TimerKind::PollDuration);
+                self.disarm(TimerOwner::Session(sid), TimerKind::PollDuration);
                 if let Some(poll) = poll {
                     self.answer_poll(poll, payload, now);
                 }
@@ -196,7 +196,7 @@ impl Server {
             if let Some(s) = self.sessions.get_mut(&sid) {
                 s.attached = None;
             }
-            self.bump(TimerOwner::Session(sid), TimerKind::PollDuration);
+            self.disarm(TimerOwner::Session(sid), TimerKind::PollDuration);
             self.detached(sid, reason, now);
         }
     }
@@ -207,6 +207,7 @@ impl Server {
         let Some(mut s) = self.sessions.remove(&sid) else {
             return;
         };
+        self.timers.cancel_owner(TimerOwner::Session(sid));
         if let Some(att) = s.attached.take() {
             let code = if reason == DisconnectReason::Shutdown {
                 1001

@@ -4,27 +4,17 @@ use std::time::Instant;
 
 use crate::conn::ConnId;
 use crate::session::{Attached, DisconnectReason};
-use crate::timer::{Entry, TimerKind, TimerOwner};
+use crate::timer::{TimerKey, TimerKind, TimerOwner};
 
 use super::Server;
 
 impl Server {
-    pub(super) fn bump(&mut self, owner: TimerOwner, kind: TimerKind) -> u64 {
-        match owner {
-            TimerOwner::Session(sid) => self.sessions.get_mut(&sid).map(|s| s.timers.bump(kind)),
-            TimerOwner::Conn(id) => self.conns.get_mut(&id).map(|c| c.timers.bump(kind)),
-        }
-        .unwrap_or(0)
+    pub(super) fn arm(&mut self, owner: TimerOwner, kind: TimerKind, at: Instant) {
+        self.set_timer(owner, kind, at);
     }
 
-    pub(super) fn arm(&mut self, owner: TimerOwner, kind: TimerKind, at: Instant) {
-        let generation = self.bump(owner, kind);
-        self.timers.push(Entry {
-            at,
-            owner,
-            kind,
-            generation,
-        });
+    pub(super) fn disarm(&mut self, owner: TimerOwner, kind: TimerKind) {
+        self.cancel_timer(owner, kind);
     }
 
     pub(super) fn arm_request_timer(&mut self, id: ConnId, now: Instant) {
@@ -33,24 +23,11 @@ impl Server {
     }
 
     pub(super) fn cancel_request_timer(&mut self, id: ConnId) {
-        self.bump(TimerOwner::Conn(id), TimerKind::Close);
+        self.disarm(TimerOwner::Conn(id), TimerKind::Close);
     }
 
-    pub(super) fn is_live(&self, e: &Entry) -> bool {
-        match e.owner {
-            TimerOwner::Session(sid) => self
-                .sessions
-                .get(&sid)
-                .is_some_and(|s| s.timers.current(e.kind) == e.generation),
-            TimerOwner::Conn(id) => self
-                .conns
-                .get(&id)
-                .is_some_and(|c| c.timers.current(e.kind) == e.generation),
-        }
-    }
-
-    pub(super) fn fire(&mut self, e: Entry, now: Instant) {
-        match (e.owner, e.kind) {
+    pub(super) fn fire(&mut self, key: TimerKey, now: Instant) {
+        match (key.owner, key.kind) {
             (TimerOwner::Conn(id), _) => {
                 let busy = self.conns.get(&id).is_some_and(|c| !c.parser.is_idle());
                 if busy {

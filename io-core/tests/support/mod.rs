@@ -8,8 +8,17 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use io_core::options::RandomFn;
 use io_core::{
-    ConnId, DisconnectReason, Error, Event, Message, Options, Response, Server, SessionId, Transmit,
+    Close, ConnId, ConnectionInfo, DisconnectReason, Error, Event, Message, Options, Response,
+    Server, SessionId, Transmit,
 };
+
+/// The addresses every test connection claims.
+pub fn info() -> ConnectionInfo {
+    ConnectionInfo::new(
+        "127.0.0.1:40000".parse().unwrap(),
+        "127.0.0.1:8080".parse().unwrap(),
+    )
+}
 
 /// A deterministic id source (splitmix64), so that runs are repeatable.
 pub fn seeded_random(seed: u64) -> RandomFn {
@@ -35,6 +44,13 @@ pub struct Peer {
     /// Every segment written to it, in order (to check that payloads are shared).
     pub segments: Vec<Bytes>,
     pub closed: bool,
+    /// Closed at once, with unwritten bytes dropped.
+    pub aborted: bool,
+    /// The peer stopped reading: what is transmitted to it is kept, and never reported
+    /// written.
+    pub stalled: bool,
+    /// Bytes transmitted while stalled.
+    pub unread: usize,
 }
 
 /// The server, a virtual clock and the peers.
@@ -117,8 +133,9 @@ impl Bench {
                 t.conn
             )
         });
-        let (conn, close) = (t.conn, t.close);
+        let (conn, close, len) = (t.conn, t.close, t.len());
         let data = t.into_bytes();
+        assert_eq!(len, data.iter().map(Bytes::len).sum::<usize>());
         let has_data = data.iter().any(|b| !b.is_empty());
         assert!(
             !(peer.closed && has_data),
@@ -129,9 +146,15 @@ impl Bench {
             peer.received.extend_from_slice(&b);
             peer.segments.push(b);
         }
-        if close {
+        if peer.stalled {
+            peer.unread += len;
+        } else {
+            self.server.handle_written(conn, len);
+        }
+        if let Some(how) = close {
             assert!(!peer.closed, "connection {:?} closed twice", conn);
             peer.closed = true;
+            peer.aborted = how == Close::Abort;
         }
     }
 
@@ -162,7 +185,7 @@ impl Bench {
 
     pub fn connect(&mut self) -> ConnId {
         let now = self.now();
-        let id = self.server.handle_connection(now);
+        let id = self.server.handle_connection(info(), now);
         self.peers.insert(id, Peer::default());
         self.drain();
         id
@@ -190,6 +213,23 @@ impl Bench {
             p.closed = true;
         }
         self.drain();
+    }
+
+    /// The peer half-closes: it sends nothing more, but still reads.
+    pub fn shut_write(&mut self, conn: ConnId) {
+        let now = self.now();
+        self.server.handle_read_closed(conn, now);
+        self.drain();
+    }
+
+    /// The peer stops reading (or starts again, and reads everything it was sent).
+    pub fn stall(&mut self, conn: ConnId, stalled: bool) {
+        let peer = self.peers.get_mut(&conn).expect("known peer");
+        peer.stalled = stalled;
+        if !stalled {
+            let n = std::mem::take(&mut peer.unread);
+            self.server.handle_written(conn, n);
+        }
     }
 
     pub fn peer(&self, conn: ConnId) -> &Peer {
