@@ -1,4 +1,4 @@
-//! The behaviour of each example, attached to an `io_std::Server`.
+//! The behaviour of each example, attached to a server on any adapter.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use io_core::{Message, Request, Response};
 use serde_json::{json, Value};
 
-use crate::adapter::Server;
+use io_adapter::{Adapter, Server};
 
 /// Which example behaviour to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +17,7 @@ pub enum App {
 }
 
 impl App {
-    pub fn attach<S: Server>(self, server: S) -> S {
+    pub fn attach<R: Adapter>(self, server: Server<R>) -> Server<R> {
         match self {
             App::Chat => chat(server.on_request(chat_pages)),
             App::Echo => echo(server.on_request(hello)),
@@ -29,7 +29,7 @@ impl App {
 /// The seed's chat demo: a newcomer gets the last 15 messages, everyone else hears who
 /// came and went, and each message goes to every other client as
 /// `{"message": ["<id>", message]}`.
-pub fn chat<S: Server>(server: S) -> S {
+pub fn chat<R: Adapter>(server: Server<R>) -> Server<R> {
     let buffer: Arc<Mutex<VecDeque<Value>>> = Arc::default();
     let on_connect = buffer.clone();
     server
@@ -58,14 +58,14 @@ pub fn chat<S: Server>(server: S) -> S {
 }
 
 /// Each message goes back to its sender unchanged.
-pub fn echo<S: Server>(server: S) -> S {
+pub fn echo<R: Adapter>(server: Server<R>) -> Server<R> {
     server.on_message(|client, msg| {
         let _ = client.send(msg);
     })
 }
 
 /// Each message goes to every other client unchanged.
-pub fn broadcast<S: Server>(server: S) -> S {
+pub fn broadcast<R: Adapter>(server: Server<R>) -> Server<R> {
     server.on_message(|client, msg| client.broadcast(msg))
 }
 

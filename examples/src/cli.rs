@@ -24,6 +24,16 @@ pub enum Adapter {
     Std,
 }
 
+impl Adapter {
+    /// The name `--adapter` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Adapter::Smol => "io-smol",
+            Adapter::Std => "io-std",
+        }
+    }
+}
+
 const USAGE: &str = "options:
   --port N          HTTP port (default 8080)
   --host ADDR       address to bind (default 127.0.0.1)
@@ -90,12 +100,12 @@ impl Args {
 
     /// Runs `app` on the chosen adapter until the process ends.
     pub fn run(&self, app: App) -> io::Result<()> {
-        eprintln!("{app:?} server on http://{}/ ({:?})", self.addr(), self.adapter);
+        eprintln!("{app:?} server on http://{}/ ({})", self.addr(), self.adapter.name());
         match self.adapter {
             Adapter::Std => app.attach(io_std::Server::bind(self.addr(), self.options())?).run(),
-            Adapter::Smol => smol::block_on(async {
-                app.attach(io_smol::Server::bind(self.addr(), self.options()).await?).run().await
-            }),
+            Adapter::Smol => {
+                smol::block_on(app.attach(io_smol::Server::bind(self.addr(), self.options())?).run())
+            }
         }
     }
 }

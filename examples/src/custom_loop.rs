@@ -1,15 +1,18 @@
 //! The echo server on an event loop of its own: non-blocking sockets, `mio` for readiness,
 //! and `io_core::Server` for everything Socket.IO. No async runtime, no thread per
-//! connection. Copy this to embed the core in any loop that can read, write and sleep.
+//! connection. Copy this to embed the core in any loop that can read, write and sleep:
+//! it reports what it wrote (`handle_written`), so the core's flow control protects it
+//! from peers that stop reading, as it protects the adapters.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use io_core::{ConnId, Event, Options, Server};
+use io_adapter::write::{consume, slices};
+use io_core::{Close, ConnId, ConnectionInfo, Event, Options, Server};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -80,7 +83,7 @@ impl Loop {
                     LISTENER => self.accept(now)?,
                     WAKER => {}
                     Token(t) => {
-                        let id = ConnId(t as u64);
+                        let id = ConnId::from_raw(t as u64);
                         if event.is_readable() {
                             self.read(id, &mut buf, now);
                         }
@@ -107,10 +110,12 @@ impl Loop {
 
     fn accept(&mut self, now: Instant) -> io::Result<()> {
         // Out of descriptors, or a peer that gave up already: try again on the next event.
-        while let Ok((mut stream, _)) = self.listener.accept() {
-            let id = self.server.handle_connection(now);
+        while let Ok((mut stream, peer)) = self.listener.accept() {
+            let local = stream.local_addr().unwrap_or(peer);
+            let id = self.server.handle_connection(ConnectionInfo::new(peer, local), now);
             // A connection's token is its id in the core: one map serves both directions.
-            let (token, interest) = (Token(id.0 as usize), Interest::READABLE | Interest::WRITABLE);
+            let token = Token(id.to_raw() as usize);
+            let interest = Interest::READABLE | Interest::WRITABLE;
             self.poll.registry().register(&mut stream, token, interest)?;
             self.conns.insert(id, Conn { stream, out: VecDeque::new(), close_after: false });
         }
@@ -121,7 +126,8 @@ impl Loop {
     fn read(&mut self, id: ConnId, buf: &mut [u8], now: Instant) {
         while let Some(conn) = self.conns.get_mut(&id) {
             match conn.stream.read(buf) {
-                Ok(0) => return self.close(id, now),
+                // The peer sends no more; what it is owed still goes out.
+                Ok(0) => return self.server.handle_read_closed(id, now),
                 Ok(n) => self.server.handle_bytes(id, &buf[..n], now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -136,10 +142,12 @@ impl Loop {
             return;
         };
         while !conn.out.is_empty() {
-            let slices: Vec<IoSlice<'_>> = conn.out.iter().map(|b| IoSlice::new(b)).collect();
-            match conn.stream.write_vectored(&slices) {
+            match conn.stream.write_vectored(&slices(&conn.out)) {
                 Ok(0) => return self.close(id, now),
-                Ok(n) => io_core::hub::consume(&mut conn.out, n),
+                Ok(n) => {
+                    consume(&mut conn.out, n);
+                    self.server.handle_written(id, n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.close(id, now),
@@ -154,6 +162,7 @@ impl Loop {
         if let Some(mut conn) = self.conns.remove(&id) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
             let _ = conn.stream.shutdown(std::net::Shutdown::Both);
+            // Unknown to the core already if it asked for the close.
             self.server.handle_closed(id, now);
         }
     }
@@ -166,9 +175,14 @@ impl Loop {
             self.handle.2.store(self.server.session_count(), Ordering::Release);
             while let Some(t) = self.server.poll_transmit() {
                 let (id, close) = (t.conn, t.close);
+                if close == Some(Close::Abort) {
+                    // A peer that stopped reading: drop what it did not take.
+                    self.close(id, now);
+                    continue;
+                }
                 if let Some(conn) = self.conns.get_mut(&id) {
                     conn.out.extend(t.into_bytes().into_iter().filter(|b| !b.is_empty()));
-                    conn.close_after |= close;
+                    conn.close_after |= close.is_some();
                 }
                 self.flush(id, now);
             }

@@ -3,7 +3,6 @@
 //! Each binary in `src/bin` parses the command line with [`cli::Args`] and calls one of
 //! these.
 
-pub mod adapter;
 pub mod apps;
 pub mod cli;
 pub mod custom_loop;

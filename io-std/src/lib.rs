@@ -1,10 +1,15 @@
 //! A blocking adapter for `io-core`: plain `std` threads and sockets, no async runtime.
 //!
-//! Each connection gets a reader thread and a writer thread; one thread sleeps until the
-//! core's next deadline, and one thread calls the application's callbacks in order. The
-//! core sits behind one mutex. That is simple and predictable, and it stops scaling at a
-//! few thousand concurrent connections (two threads each, and the per-process limit on
-//! open files); for more, use `io-smol`.
+//! Each connection has a reader thread. The bytes the core produces are written by
+//! whichever thread produced them, with a send that never blocks (`MSG_DONTWAIT`); a writer
+//! thread is started only for what the socket does not take at once, and ends when that is
+//! written. One thread sleeps until the core's next deadline. Callbacks run on the thread
+//! that fed the core the input behind them, one at a time and in order (see `io_adapter`).
+//!
+//! That is simple and predictable up to a few thousand concurrent connections. Past that,
+//! a thread per connection stops scaling: each costs a stack (touched pages only, but
+//! some), a context switch per read, and a file descriptor of the 20,000 or so a process
+//! may usually hold. For more connections, use `io-smol`.
 //!
 //! ```no_run
 //! use io_std::{Options, Response, Server};
@@ -21,170 +26,68 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use io_core::hub::{self, Backlog, Callbacks, Driver, Hub, Outbox};
-use io_core::policy;
+use io_adapter::write::{consume, slices};
+use io_adapter::{Engine, Socket};
+use io_core::{ConnId, ConnectionInfo};
+use socket2::SockRef;
+
 pub use io_core::{
-    ConnId, DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
+    DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
     TransportKind,
 };
 
 /// Read buffer per connection; large, so that a burst is one core call.
 const READ_BUF: usize = 64 * 1024;
 
-/// A server bound to an address, not yet running. Set the callbacks, then [`run`](Self::run)
-/// or [`spawn`](Self::spawn).
-pub struct Server {
-    listener: TcpListener,
-    core: io_core::Server,
-    callbacks: Callbacks<Client>,
-}
-
-/// A connection's writer thread, as the hub sees it.
-struct Writer {
-    tx: Sender<(Vec<Bytes>, bool)>,
-    stream: TcpStream,
-}
-
-impl Outbox for Writer {
-    fn push(&self, data: Vec<Bytes>, close: bool) -> bool {
-        self.tx.send((data, close)).is_ok()
-    }
-
-    fn abort(&self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
-    }
-}
-
-/// The adapter's state behind every handle; its fields are its own.
-pub struct Shared {
-    hub: Mutex<Hub<Writer>>,
-    /// Wakes the timer thread when the next deadline may have moved.
-    timer: Condvar,
-    events: Mutex<Option<Sender<Event>>>,
-    stopping: AtomicBool,
-    local_addr: SocketAddr,
-    /// Where the standalone policy listener runs, if it does.
-    policy_addr: Mutex<Option<SocketAddr>>,
-}
-
+/// A server bound to an address, not yet running.
+pub type Server = io_adapter::Server<Threads>;
 /// A running server: broadcast, list clients, shut down. Cheap to clone.
-#[derive(Clone)]
-pub struct Handle {
-    shared: Arc<Shared>,
-    threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+pub type Handle = io_adapter::Handle<Threads>;
+/// One session, as the application holds it. Cheap to clone, usable from any thread.
+pub type Client = io_adapter::Client<Threads>;
+
+/// The thread runtime under the engine.
+#[derive(Default)]
+pub struct Threads {
+    /// The timer's wake-up flag; the timer sleeps on `timer_cv`.
+    timer: Mutex<TimerState>,
+    timer_cv: Condvar,
+    /// Set once the server has stopped and the last callbacks have run.
+    done: Mutex<bool>,
+    done_cv: Condvar,
+    stopping: AtomicBool,
+    local_addr: Mutex<Option<SocketAddr>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
-/// One session, as the application holds it. Cheap to clone, usable from any thread.
-pub type Client = io_core::hub::Client<Shared>;
+#[derive(Default)]
+struct TimerState {
+    woken: bool,
+    stop: bool,
+}
 
-impl Server {
-    /// Binds `addr`; requests outside the resource go to [`on_request`](Self::on_request).
-    pub fn bind(addr: impl ToSocketAddrs, options: Options) -> io::Result<Server> {
-        Server::from_listener(TcpListener::bind(addr)?, options)
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A connection's socket. Reads block (on the reader thread); writes from the engine never
+/// do.
+pub struct StdSocket(TcpStream);
+
+impl Socket for StdSocket {
+    fn try_write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        SockRef::from(&self.0)
+            .send_vectored_with_flags(bufs, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
     }
 
-    /// Serves on a listener the application already has.
-    pub fn from_listener(listener: TcpListener, options: Options) -> io::Result<Server> {
-        let core = io_core::Server::new(options)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        Ok(Server {
-            listener,
-            core,
-            callbacks: Callbacks::default(),
-        })
-    }
-
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
-    /// Answers every request that is not Socket.IO's. Without it they get a 404.
-    pub fn on_request(mut self, f: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Self {
-        self.callbacks.request = Some(Box::new(f));
-        self
-    }
-
-    pub fn on_connect(mut self, f: impl Fn(Client) + Send + Sync + 'static) -> Self {
-        self.callbacks.connect = Some(Box::new(f));
-        self
-    }
-
-    pub fn on_message(mut self, f: impl Fn(Client, Message) + Send + Sync + 'static) -> Self {
-        self.callbacks.message = Some(Box::new(f));
-        self
-    }
-
-    pub fn on_disconnect(
-        mut self,
-        f: impl Fn(Client, DisconnectReason) + Send + Sync + 'static,
-    ) -> Self {
-        self.callbacks.disconnect = Some(Box::new(f));
-        self
-    }
-
-    /// Runs until [`Handle::shutdown`] (from a callback or another thread).
-    pub fn run(self) -> io::Result<()> {
-        self.spawn()?.join();
-        Ok(())
-    }
-
-    /// Starts the server's threads and returns at once.
-    pub fn spawn(self) -> io::Result<Handle> {
-        let local_addr = self.listener.local_addr()?;
-        let log = self.core.options().log.clone();
-        let policy_doc = self.core.policy_document();
-        let policy_port = self.core.options().flash_policy_server;
-        let (events_tx, events_rx) = mpsc::channel();
-        let shared = Arc::new(Shared {
-            hub: Mutex::new(Hub::new(self.core)),
-            timer: Condvar::new(),
-            events: Mutex::new(Some(events_tx)),
-            stopping: AtomicBool::new(false),
-            local_addr,
-            policy_addr: Mutex::new(None),
-        });
-        let mut threads = Vec::new();
-        // The seed's flashPolicyServer: if its port cannot be bound, say so and rely on the
-        // inline answers.
-        if let Some(port) = policy_port {
-            match TcpListener::bind((local_addr.ip(), port)) {
-                Ok(l) => {
-                    *shared.policy_addr.lock().unwrap_or_else(|e| e.into_inner()) =
-                        l.local_addr().ok();
-                    threads.push(spawn_policy(l, policy_doc, shared.clone())?);
-                }
-                Err(e) => {
-                    if let Some(log) = &log {
-                        log(&format!(
-                            "cannot serve the Flash policy on port {port} ({e}); \
-                             answering policy requests inline instead"
-                        ));
-                    }
-                }
-            }
-        }
-        let s = shared.clone();
-        threads.push(named("io-timer", move || timer_loop(s))?);
-        let s = shared.clone();
-        let callbacks = self.callbacks;
-        threads.push(named("io-dispatch", move || {
-            dispatch_loop(s, events_rx, callbacks)
-        })?);
-        let s = shared.clone();
-        let listener = self.listener;
-        threads.push(named("io-accept", move || accept_loop(s, listener))?);
-        Ok(Handle {
-            shared,
-            threads: Arc::new(Mutex::new(threads)),
-        })
+    fn close(&self) {
+        let _ = self.0.shutdown(Shutdown::Both);
     }
 }
 
@@ -192,260 +95,78 @@ fn named(name: &str, f: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle
     thread::Builder::new().name(name.into()).spawn(f)
 }
 
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, Hub<Writer>> {
-        // A panic in another thread must not take the whole server down with it.
-        self.hub.lock().unwrap_or_else(|e| e.into_inner())
-    }
+impl io_adapter::Runtime for Threads {
+    type Socket = StdSocket;
 
-    fn run<T>(
+    fn start_writer(
         &self,
-        hub: &mut Hub<Writer>,
-        input: impl FnOnce(&mut io_core::Server, Instant) -> T,
-    ) -> T {
-        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        let out = hub.with_core(Instant::now(), input, |e| emit(&events, e));
-        self.timer.notify_one();
-        out
+        engine: &Arc<Engine<Self>>,
+        conn: ConnId,
+        socket: Arc<StdSocket>,
+    ) -> io::Result<()> {
+        let engine = engine.clone();
+        named("io-write", move || write_backlog(engine, conn, socket)).map(drop)
     }
 
-    /// The peer is gone or its socket failed: the core hears of it, the socket is shut.
-    fn closed(&self, conn: ConnId) {
-        let mut hub = self.lock();
-        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        hub.closed(conn, Instant::now(), |e| emit(&events, e));
-        // The session's close timeout may now be the next deadline.
-        self.timer.notify_one();
+    fn wake_timer(&self) {
+        lock(&self.timer).woken = true;
+        self.timer_cv.notify_one();
     }
-}
 
-impl Driver for Shared {
-    /// Runs one input against the core and carries out its outputs: writes go to the
-    /// writer threads, so nothing here blocks on a socket; events go to the dispatcher.
-    fn with_core<T>(&self, input: impl FnOnce(&mut io_core::Server, Instant) -> T) -> T {
-        let mut hub = self.lock();
-        self.run(&mut hub, input)
+    fn on_stopped(&self) {
+        *lock(&self.done) = true;
+        self.done_cv.notify_all();
     }
 }
 
-fn emit(events: &Option<Sender<Event>>, e: Event) {
-    if let Some(tx) = events {
-        let _ = tx.send(e);
-    }
-}
+impl io_adapter::Adapter for Threads {
+    type Run = io::Result<()>;
+    type Stopped = ();
 
-fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    for stream in listener.incoming() {
-        if shared.stopping.load(Ordering::Acquire) {
-            break;
-        }
-        let Ok(stream) = stream else {
-            // Out of file descriptors and the like: back off instead of spinning.
-            thread::sleep(Duration::from_millis(10));
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        if let Err(e) = start_connection(&shared, stream) {
-            let hub = shared.lock();
-            if let Some(log) = &hub.core().options().log {
-                log(&format!("cannot start a connection: {e}"));
-            }
-        }
-    }
-}
-
-fn start_connection(shared: &Arc<Shared>, stream: TcpStream) -> io::Result<()> {
-    let reader = stream.try_clone()?;
-    let writer = stream.try_clone()?;
-    let (tx, rx) = mpsc::channel();
-    let (conn, backlog) = shared.lock().accept(Writer { tx, stream }, Instant::now());
-    // The new connection's request timeout may be the next deadline.
-    shared.timer.notify_one();
-    let s = shared.clone();
-    named("io-write", move || write_loop(s, conn, writer, rx, backlog))?;
-    let s = shared.clone();
-    named("io-read", move || read_loop(s, conn, reader))?;
-    Ok(())
-}
-
-fn read_loop(shared: Arc<Shared>, conn: ConnId, mut stream: TcpStream) {
-    let mut buf = vec![0u8; READ_BUF];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => shared.with_core(|core, now| core.handle_bytes(conn, &buf[..n], now)),
-        }
-    }
-    shared.closed(conn);
-}
-
-fn write_loop(
-    shared: Arc<Shared>,
-    conn: ConnId,
-    mut stream: TcpStream,
-    rx: Receiver<(Vec<Bytes>, bool)>,
-    backlog: Backlog,
-) {
-    while let Ok((mut data, mut close)) = rx.recv() {
-        // Whatever else is already waiting goes out in the same vectored write.
-        while !close {
-            match rx.try_recv() {
-                Ok((more, c)) => {
-                    data.extend(more);
-                    close = c;
-                }
-                Err(_) => break,
-            }
-        }
-        let len: usize = data.iter().map(Bytes::len).sum();
-        if write_all_vectored(&mut stream, data).is_err() {
-            return shared.closed(conn);
-        }
-        backlog.written(len);
-        if close {
-            let _ = stream.flush();
-            let _ = stream.shutdown(Shutdown::Both);
-            return;
-        }
-    }
-}
-
-fn write_all_vectored(stream: &mut TcpStream, data: Vec<Bytes>) -> io::Result<()> {
-    let mut queue = VecDeque::from(data);
-    hub::consume(&mut queue, 0);
-    while !queue.is_empty() {
-        let slices: Vec<IoSlice<'_>> = queue.iter().map(|b| IoSlice::new(b)).collect();
-        match stream.write_vectored(&slices)? {
-            0 => return Err(io::ErrorKind::WriteZero.into()),
-            n => hub::consume(&mut queue, n),
-        }
-    }
-    Ok(())
-}
-
-fn timer_loop(shared: Arc<Shared>) {
-    let mut hub = shared.lock();
-    while !shared.stopping.load(Ordering::Acquire) {
-        let now = Instant::now();
-        match hub.poll_timeout() {
-            Some(at) if at <= now => shared.run(&mut hub, |core, now| core.handle_timeout(now)),
-            Some(at) => {
-                hub = shared
-                    .timer
-                    .wait_timeout(hub, at - now)
-                    .unwrap_or_else(|e| e.into_inner())
-                    .0;
-            }
-            None => hub = shared.timer.wait(hub).unwrap_or_else(|e| e.into_inner()),
-        }
-    }
-}
-
-fn dispatch_loop(shared: Arc<Shared>, events: Receiver<Event>, callbacks: Callbacks<Client>) {
-    for event in events {
-        let client = |id| Client::new(id, shared.clone());
-        if let Some((conn, response)) = callbacks.dispatch(event, client) {
-            shared.with_core(|core, now| {
-                let _ = core.respond(conn, response, now);
-            });
-        }
-    }
-}
-
-fn spawn_policy(
-    listener: TcpListener,
-    doc: Bytes,
-    shared: Arc<Shared>,
-) -> io::Result<JoinHandle<()>> {
-    named("io-policy", move || {
-        for stream in listener.incoming() {
-            if shared.stopping.load(Ordering::Acquire) {
-                break;
-            }
-            let Ok(mut stream) = stream else {
-                continue;
-            };
-            let doc = doc.clone();
-            // Read the probe before answering (the reference answered blindly), but never
-            // wait on a silent peer for long.
-            let _ = thread::Builder::new()
-                .name("io-policy-conn".into())
-                .spawn(move || {
-                    let _ = stream.set_read_timeout(Some(policy::PROBE_TIMEOUT));
-                    let mut probe = [0u8; policy::PROBE.len()];
-                    let mut got = 0;
-                    while got < probe.len() {
-                        match stream.read(&mut probe[got..]) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => got += n,
-                        }
-                    }
-                    if policy::classify(&probe[..got]) == policy::Probe::Policy {
-                        let _ = stream.write_all(&doc);
-                    }
-                    let _ = stream.shutdown(Shutdown::Both);
-                });
-        }
-    })
-}
-
-impl Handle {
-    pub fn local_addr(&self) -> SocketAddr {
-        self.shared.local_addr
+    fn start(engine: &Arc<Engine<Self>>, listener: TcpListener) -> io::Result<()> {
+        let rt = engine.runtime();
+        *lock(&rt.local_addr) = listener.local_addr().ok();
+        let e = engine.clone();
+        let timer = named("io-timer", move || timer_loop(e))?;
+        let e = engine.clone();
+        let accept = named("io-accept", move || accept_loop(e, listener))?;
+        lock(&rt.threads).extend([timer, accept]);
+        Ok(())
     }
 
-    /// Sends to every connected client but those in `except`.
-    pub fn broadcast(&self, msg: impl Into<Message>, except: &[SessionId]) {
-        let msg = msg.into();
-        self.shared
-            .with_core(|core, now| core.broadcast(&msg, except, now));
-    }
-
-    /// Every connected client (the seed's `listener.clients`).
-    pub fn clients(&self) -> Vec<Client> {
-        hub::clients(&self.shared)
-    }
-
-    pub fn client(&self, id: SessionId) -> Option<Client> {
-        let known = self.shared.with_core(|core, _| core.session(id).is_some());
-        known.then(|| Client::new(id, self.shared.clone()))
-    }
-
-    /// Ends every session (each with a disconnect callback), closes every connection and
-    /// stops the threads. Returns once the callbacks have run.
-    pub fn shutdown(&self) {
-        if self.shared.stopping.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        {
-            let mut hub = self.shared.lock();
-            self.shared.run(&mut hub, |core, now| core.shutdown(now));
-            // No more events: the dispatcher ends once it has delivered what is queued.
-            self.shared
-                .events
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-        }
-        self.shared.timer.notify_all();
-        // Wake the accept loops (blocked in accept) so that they see the flag.
-        let policy = *self
-            .shared
-            .policy_addr
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        for addr in std::iter::once(self.shared.local_addr).chain(policy) {
+    fn stop(engine: &Arc<Engine<Self>>) {
+        let rt = engine.runtime();
+        rt.stopping.store(true, Ordering::Release);
+        lock(&rt.timer).stop = true;
+        rt.timer_cv.notify_one();
+        // Wake the accept call so that it sees the flag.
+        if let Some(addr) = *lock(&rt.local_addr) {
             let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
         }
-        self.join();
     }
 
-    /// Waits until the server has shut down.
-    pub fn join(&self) {
+    fn run(handle: Handle) -> Self::Run {
+        handle.stopped();
+        Ok(())
+    }
+
+    fn run_failed(error: io::Error) -> Self::Run {
+        Err(error)
+    }
+
+    /// Blocks until the server has shut down, the last callbacks have run and the
+    /// server's threads have ended.
+    fn stopped(handle: &Handle) -> Self::Stopped {
+        let rt = handle.engine().runtime();
+        let mut done = lock(&rt.done);
+        while !*done {
+            done = rt.done_cv.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(done);
         let current = thread::current().id();
         let threads: Vec<JoinHandle<()>> = {
-            let mut t = self.threads.lock().unwrap_or_else(|e| e.into_inner());
-            // The dispatcher may call shutdown itself; it must not wait for itself.
+            let mut t = lock(&rt.threads);
+            // A callback may wait for the server from the timer thread; not for itself.
             let (mine, others): (Vec<_>, Vec<_>) =
                 t.drain(..).partition(|h| h.thread().id() == current);
             t.extend(mine);
@@ -454,5 +175,101 @@ impl Handle {
         for t in threads {
             let _ = t.join();
         }
+    }
+}
+
+fn accept_loop(engine: Arc<Engine<Threads>>, listener: TcpListener) {
+    let local = listener.local_addr().ok();
+    for stream in listener.incoming() {
+        if engine.runtime().stopping.load(Ordering::Acquire) {
+            break;
+        }
+        let Ok(stream) = stream else {
+            // Out of file descriptors and the like: back off instead of spinning.
+            thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if let Err(e) = start_connection(&engine, stream, local) {
+            engine.log(&format!("cannot start a connection: {e}"));
+        }
+    }
+}
+
+fn start_connection(
+    engine: &Arc<Engine<Threads>>,
+    stream: TcpStream,
+    local: Option<SocketAddr>,
+) -> io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr()?;
+    let info = ConnectionInfo::new(peer, local.unwrap_or(peer));
+    let reader = stream.try_clone()?;
+    let socket = Arc::new(StdSocket(stream));
+    let Some(conn) = engine.accept(socket.clone(), info) else {
+        return Ok(());
+    };
+    let e = engine.clone();
+    if let Err(err) = named("io-read", move || read_loop(e, conn, reader)) {
+        engine.failed(conn);
+        return Err(err);
+    }
+    Ok(())
+}
+
+fn read_loop(engine: Arc<Engine<Threads>>, conn: ConnId, mut stream: TcpStream) {
+    let mut buf = vec![0u8; READ_BUF];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return engine.read_closed(conn),
+            Ok(n) => engine.received(conn, &buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return engine.failed(conn),
+        }
+    }
+}
+
+/// Writes what the socket did not take at once, blocking, then ends.
+fn write_backlog(engine: Arc<Engine<Threads>>, conn: ConnId, socket: Arc<StdSocket>) {
+    while let Some(batch) = engine.take_backlog(conn) {
+        let mut queue = VecDeque::from(batch);
+        while !queue.is_empty() {
+            match (&socket.0).write_vectored(&slices(&queue)) {
+                Ok(0) => return engine.failed(conn),
+                Ok(n) => {
+                    consume(&mut queue, n);
+                    engine.written(conn, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return engine.failed(conn),
+            }
+        }
+    }
+}
+
+fn timer_loop(engine: Arc<Engine<Threads>>) {
+    let rt = engine.runtime();
+    loop {
+        let next = engine.tick();
+        let mut t = lock(&rt.timer);
+        while !t.woken && !t.stop {
+            match next {
+                Some(at) => {
+                    let now = Instant::now();
+                    if at <= now {
+                        break;
+                    }
+                    t = rt
+                        .timer_cv
+                        .wait_timeout(t, at - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                None => t = rt.timer_cv.wait(t).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+        if t.stop {
+            return;
+        }
+        t.woken = false;
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use examples::adapter::Server;
+use io_adapter::{Adapter as Runtime, Server};
 use examples::custom_loop::Loop;
 use io_core::{Options, TransportKind};
 
@@ -49,7 +49,10 @@ impl Ours {
                 h.shutdown();
                 smol::block_on(h.stopped());
             }
-            Running::Std(h) => h.shutdown(),
+            Running::Std(h) => {
+                h.shutdown();
+                h.stopped();
+            }
             Running::CustomLoop(stop, thread) => {
                 stop.stop();
                 if let Some(t) = thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
@@ -92,7 +95,6 @@ pub fn ours_on(adapter: Adapter, mode: &str, options: Options) -> Ours {
     let addr = listener.local_addr().expect("local address");
     let running = match adapter {
         Adapter::Smol => {
-            let listener = smol::net::TcpListener::try_from(listener).expect("async listener");
             let server = io_smol::Server::from_listener(listener, options).expect("valid options");
             Running::Smol(app(mode, server).spawn().expect("start the server"))
         }
@@ -114,7 +116,7 @@ pub fn ours_on(adapter: Adapter, mode: &str, options: Options) -> Ours {
     }
 }
 
-fn app<S: Server>(mode: &str, server: S) -> S {
+fn app<R: Runtime>(mode: &str, server: Server<R>) -> Server<R> {
     let server = server.on_request(examples::apps::hello);
     match mode {
         "chat" => examples::apps::chat(server),

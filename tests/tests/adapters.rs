@@ -116,6 +116,7 @@ fn std_shutdown_ends_every_session_with_one_disconnect() {
         .unwrap();
     let streams = open_streams(handle.local_addr());
     handle.shutdown();
+    handle.stopped();
     assert_shut_down(&reasons.lock().unwrap(), streams);
 }
 
@@ -123,7 +124,7 @@ fn std_shutdown_ends_every_session_with_one_disconnect() {
 fn smol_shutdown_ends_every_session_with_one_disconnect() {
     let reasons = Reasons::default();
     let sink = reasons.clone();
-    let handle = smol::block_on(io_smol::Server::bind("127.0.0.1:0", test_options()))
+    let handle = io_smol::Server::bind("127.0.0.1:0", test_options())
         .unwrap()
         .on_disconnect(move |c, r| sink.lock().unwrap().push((c.session_id(), r)))
         .spawn()

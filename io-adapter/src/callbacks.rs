@@ -1,0 +1,76 @@
+//! The application's callbacks, and which one an event goes to.
+
+use std::fmt;
+
+use io_core::{ConnId, DisconnectReason, Event, Message, Request, Response, SessionId};
+
+type RequestFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;
+type ConnectFn<C> = Box<dyn Fn(C) + Send + Sync>;
+type MessageFn<C> = Box<dyn Fn(C, Message) + Send + Sync>;
+type DisconnectFn<C> = Box<dyn Fn(C, DisconnectReason) + Send + Sync>;
+
+/// The application's callbacks, generic over the client handle `C` they are given.
+pub struct Callbacks<C> {
+    pub request: Option<RequestFn>,
+    pub connect: Option<ConnectFn<C>>,
+    pub message: Option<MessageFn<C>>,
+    pub disconnect: Option<DisconnectFn<C>>,
+}
+
+impl<C> Default for Callbacks<C> {
+    fn default() -> Self {
+        Callbacks {
+            request: None,
+            connect: None,
+            message: None,
+            disconnect: None,
+        }
+    }
+}
+
+impl<C> Callbacks<C> {
+    /// Calls the callback for `event`. For a request outside the resource it returns the
+    /// response to pass to `Server::respond` (a 404 when there is no request callback).
+    pub fn dispatch(
+        &self,
+        event: Event,
+        client: impl FnOnce(SessionId) -> C,
+    ) -> Option<(ConnId, Response)> {
+        match event {
+            Event::Connect(id) => {
+                if let Some(f) = &self.connect {
+                    f(client(id));
+                }
+            }
+            Event::Message(id, msg) => {
+                if let Some(f) = &self.message {
+                    f(client(id), msg);
+                }
+            }
+            Event::Disconnect(id, reason) => {
+                if let Some(f) = &self.disconnect {
+                    f(client(id), reason);
+                }
+            }
+            Event::Request(conn, req) => {
+                let response = match &self.request {
+                    Some(f) => f(&req),
+                    None => Response::with_body(404, "text/plain", "Not Found"),
+                };
+                return Some((conn, response));
+            }
+        }
+        None
+    }
+}
+
+impl<C> fmt::Debug for Callbacks<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Callbacks")
+            .field("request", &self.request.is_some())
+            .field("connect", &self.connect.is_some())
+            .field("message", &self.message.is_some())
+            .field("disconnect", &self.disconnect.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,82 @@
+//! One session, as the application holds it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use io_core::{Error, Message, SessionId, TransportKind};
+
+use crate::engine::{Engine, Runtime};
+
+/// One session: cheap to clone, usable from any thread or task. Commands run against the
+/// core at once; what they produce is written before they return, as far as the socket
+/// takes it.
+pub struct Client<R: Runtime> {
+    id: SessionId,
+    engine: Arc<Engine<R>>,
+}
+
+impl<R: Runtime> Clone for Client<R> {
+    fn clone(&self) -> Self {
+        Client {
+            id: self.id,
+            engine: self.engine.clone(),
+        }
+    }
+}
+
+impl<R: Runtime> fmt::Debug for Client<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("id", &self.id).finish()
+    }
+}
+
+impl<R: Runtime> Client<R> {
+    pub(crate) fn new(id: SessionId, engine: Arc<Engine<R>>) -> Self {
+        Client { id, engine }
+    }
+
+    pub fn session_id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Whether the session is still alive (it may be between two polls).
+    pub fn connected(&self) -> bool {
+        self.engine.query(|core| core.session(self.id).is_some())
+    }
+
+    /// How many times a transport has attached to this session.
+    pub fn connections(&self) -> u32 {
+        self.engine
+            .query(|core| core.session(self.id).map_or(0, |s| s.connections))
+    }
+
+    pub fn transport(&self) -> Option<TransportKind> {
+        self.engine
+            .query(|core| core.session(self.id).map(|s| s.transport))
+    }
+
+    /// Bytes on their way to this session and not yet read by its peer: slow down before
+    /// the limits cut it off.
+    pub fn buffered(&self) -> usize {
+        self.engine
+            .query(|core| core.buffered(self.id).unwrap_or(0))
+    }
+
+    pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
+        let msg = msg.into();
+        self.engine
+            .command(|core, now| core.send(self.id, &msg, now))
+    }
+
+    /// Sends to every other client.
+    pub fn broadcast(&self, msg: impl Into<Message>) {
+        let msg = msg.into();
+        self.engine
+            .command(|core, now| core.broadcast(&msg, &[self.id], now));
+    }
+
+    pub fn disconnect(&self) -> Result<(), Error> {
+        self.engine
+            .command(|core, now| core.disconnect(self.id, now))
+    }
+}

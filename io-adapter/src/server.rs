@@ -1,0 +1,205 @@
+//! The server an application builds (bind, callbacks, run) and the handle it keeps, the
+//! same on every adapter.
+
+use std::io;
+use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+
+use io_core::{DisconnectReason, Message, Options, Request, Response, SessionId};
+
+use crate::callbacks::Callbacks;
+use crate::client::Client;
+use crate::engine::{Engine, Runtime};
+use crate::policy::PolicyListener;
+
+/// What an adapter adds to [`Runtime`]: how it starts and stops its loops, and how a
+/// caller waits for it.
+pub trait Adapter: Runtime + Default {
+    /// What [`Server::run`] returns: a future to await, or the result after blocking.
+    type Run;
+    /// What [`Handle::stopped`] returns: a future to await, or nothing after blocking.
+    type Stopped;
+    /// Starts accepting connections on `listener`, and the timer.
+    fn start(engine: &Arc<Engine<Self>>, listener: TcpListener) -> io::Result<()>;
+    /// Stops accepting and the timer, once the server has shut down.
+    fn stop(engine: &Arc<Engine<Self>>);
+    /// Runs until the server shuts down.
+    fn run(handle: Handle<Self>) -> Self::Run;
+    /// What `run` returns when the server could not start.
+    fn run_failed(error: io::Error) -> Self::Run;
+    /// Waits until the server has shut down and the last callbacks have run.
+    fn stopped(handle: &Handle<Self>) -> Self::Stopped;
+}
+
+/// A server bound to an address, not yet running. Set the callbacks, then
+/// [`run`](Self::run) or [`spawn`](Self::spawn).
+pub struct Server<R: Adapter> {
+    listener: TcpListener,
+    core: io_core::Server,
+    callbacks: Callbacks<Client<R>>,
+    runtime: PhantomData<R>,
+}
+
+impl<R: Adapter> Server<R> {
+    /// Binds `addr`; requests outside the resource go to [`on_request`](Self::on_request).
+    pub fn bind(addr: impl ToSocketAddrs, options: Options) -> io::Result<Self> {
+        Self::from_listener(TcpListener::bind(addr)?, options)
+    }
+
+    /// Serves on a listener the application already has.
+    pub fn from_listener(listener: TcpListener, options: Options) -> io::Result<Self> {
+        let core = io_core::Server::new(options)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(Server {
+            listener,
+            core,
+            callbacks: Callbacks::default(),
+            runtime: PhantomData,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Answers every request that is not Socket.IO's. Without it they get a 404.
+    pub fn on_request(mut self, f: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Self {
+        self.callbacks.request = Some(Box::new(f));
+        self
+    }
+
+    /// A session's first transport attached.
+    pub fn on_connect(mut self, f: impl Fn(Client<R>) + Send + Sync + 'static) -> Self {
+        self.callbacks.connect = Some(Box::new(f));
+        self
+    }
+
+    /// A message arrived, text or JSON.
+    pub fn on_message(mut self, f: impl Fn(Client<R>, Message) + Send + Sync + 'static) -> Self {
+        self.callbacks.message = Some(Box::new(f));
+        self
+    }
+
+    /// A session ended; exactly once for every session that connected.
+    pub fn on_disconnect(
+        mut self,
+        f: impl Fn(Client<R>, DisconnectReason) + Send + Sync + 'static,
+    ) -> Self {
+        self.callbacks.disconnect = Some(Box::new(f));
+        self
+    }
+
+    /// Runs until [`Handle::shutdown`] (from a callback, or a handle from
+    /// [`spawn`](Self::spawn) held elsewhere).
+    pub fn run(self) -> R::Run {
+        match self.spawn() {
+            Ok(handle) => R::run(handle),
+            Err(e) => R::run_failed(e),
+        }
+    }
+
+    /// Starts the server and returns at once.
+    pub fn spawn(self) -> io::Result<Handle<R>> {
+        let local_addr = self.listener.local_addr()?;
+        let options = self.core.options();
+        let (log, policy_port) = (options.log.clone(), options.flash_policy_server);
+        let doc = self.core.policy_document();
+        // The original's flashPolicyServer: if its port cannot be bound, say so and rely on
+        // the inline answers.
+        let policy = match policy_port {
+            None => None,
+            Some(port) => match TcpListener::bind((local_addr.ip(), port))
+                .and_then(|l| PolicyListener::start(l, doc))
+            {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    if let Some(log) = &log {
+                        log(&format!(
+                            "cannot serve the Flash policy on port {port} ({e}); \
+                             answering policy requests inline instead"
+                        ));
+                    }
+                    None
+                }
+            },
+        };
+        let engine = Engine::new(self.core, self.callbacks, R::default());
+        R::start(&engine, self.listener)?;
+        Ok(Handle {
+            engine,
+            local_addr,
+            policy: policy.map(Arc::new),
+        })
+    }
+}
+
+/// A running server: broadcast, list clients, shut down. Cheap to clone.
+pub struct Handle<R: Adapter> {
+    engine: Arc<Engine<R>>,
+    local_addr: SocketAddr,
+    policy: Option<Arc<PolicyListener>>,
+}
+
+impl<R: Adapter> Clone for Handle<R> {
+    fn clone(&self) -> Self {
+        Handle {
+            engine: self.engine.clone(),
+            local_addr: self.local_addr,
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl<R: Adapter> Handle<R> {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Where the standalone Flash policy listener runs, if it does.
+    pub fn policy_addr(&self) -> Option<SocketAddr> {
+        self.policy.as_ref().map(|p| p.local_addr())
+    }
+
+    /// Sends to every connected client but those in `except`; encoded once for all.
+    pub fn broadcast(&self, msg: impl Into<Message>, except: &[SessionId]) {
+        let msg = msg.into();
+        self.engine
+            .command(|core, now| core.broadcast(&msg, except, now));
+    }
+
+    /// Every connected client (the original's `listener.clients`).
+    pub fn clients(&self) -> Vec<Client<R>> {
+        self.engine
+            .query(|core| core.clients().collect::<Vec<_>>())
+            .into_iter()
+            .map(|id| Client::new(id, self.engine.clone()))
+            .collect()
+    }
+
+    pub fn client(&self, id: SessionId) -> Option<Client<R>> {
+        let known = self.engine.query(|core| core.session(id).is_some());
+        known.then(|| Client::new(id, self.engine.clone()))
+    }
+
+    /// Ends every session (each with a disconnect callback), closes every connection and
+    /// stops accepting. [`stopped`](Self::stopped) waits for the last callbacks.
+    pub fn shutdown(&self) {
+        if self.engine.shutdown() {
+            R::stop(&self.engine);
+            if let Some(p) = &self.policy {
+                p.stop();
+            }
+        }
+    }
+
+    /// Waits until the server has shut down and the last callbacks have run.
+    pub fn stopped(&self) -> R::Stopped {
+        R::stopped(self)
+    }
+
+    /// The engine, for the adapter's own code.
+    pub fn engine(&self) -> &Arc<Engine<R>> {
+        &self.engine
+    }
+}
