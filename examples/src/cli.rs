@@ -103,9 +103,9 @@ impl Args {
         eprintln!("{app:?} server on http://{}/ ({})", self.addr(), self.adapter.name());
         match self.adapter {
             Adapter::Std => app.attach(io_std::Server::bind(self.addr(), self.options())?).run(),
-            Adapter::Smol => {
-                smol::block_on(app.attach(io_smol::Server::bind(self.addr(), self.options())?).run())
-            }
+            Adapter::Smol => smol::block_on(
+                app.attach(io_smol::Server::bind(self.addr(), self.options())?).run(),
+            ),
         }
     }
 }

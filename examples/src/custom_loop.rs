@@ -128,7 +128,12 @@ impl Loop {
             match conn.stream.read(buf) {
                 // The peer sends no more; what it is owed still goes out.
                 Ok(0) => return self.server.handle_read_closed(id, now),
-                Ok(n) => self.server.handle_bytes(id, &buf[..n], now),
+                Ok(n) => {
+                    self.server.handle_bytes(id, &buf[..n], now);
+                    // Drain after every input: a peer that sends without pause must not
+                    // keep its echoes (and the other connections) waiting.
+                    self.drain(now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.close(id, now),

@@ -141,7 +141,11 @@ impl<R: Runtime> Engine<R> {
     }
 
     /// A new connection; `None` (and the socket closed) once the server has shut down.
-    pub fn accept(self: &Arc<Self>, socket: Arc<R::Socket>, info: ConnectionInfo) -> Option<ConnId> {
+    pub fn accept(
+        self: &Arc<Self>,
+        socket: Arc<R::Socket>,
+        info: ConnectionInfo,
+    ) -> Option<ConnId> {
         self.with_state(|st, now| {
             if st.shut_down {
                 socket.close();

@@ -68,8 +68,8 @@ impl FromStr for SessionId {
 
     /// Only the canonical form parses, so every id has exactly one spelling.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let canonical = s.len() == Self::LEN
-            && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let canonical =
+            s.len() == Self::LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         if !canonical {
             return Err(BadSessionId);
         }
@@ -207,7 +207,10 @@ mod tests {
             assert_eq!(s.len(), SessionId::LEN);
             assert_eq!(s.parse::<SessionId>(), Ok(id));
         }
-        assert_eq!(SessionId::new(0xab, 1).to_string(), format!("00ab{:032x}", 1));
+        assert_eq!(
+            SessionId::new(0xab, 1).to_string(),
+            format!("00ab{:032x}", 1)
+        );
         let good = SessionId::new(0xab, 0xcafe).to_string();
         for bad in [
             "",

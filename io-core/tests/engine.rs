@@ -195,7 +195,10 @@ fn run_scenario() -> (BTreeMap<u64, Vec<u8>>, Vec<String>) {
             log.push(format!("{e:?}"));
         }
         if i % 10 == 9 {
-            b.broadcast(format!("broadcast {i}").as_str(), &sessions[sessions.len() - 3..]);
+            b.broadcast(
+                format!("broadcast {i}").as_str(),
+                &sessions[sessions.len() - 3..],
+            );
         }
         if i % 7 == 0 {
             let s = sessions[i / 3];
@@ -223,7 +226,11 @@ fn run_scenario() -> (BTreeMap<u64, Vec<u8>>, Vec<String>) {
 fn the_same_inputs_give_byte_identical_outputs() {
     let (received_a, log_a) = run_scenario();
     let (received_b, log_b) = run_scenario();
-    assert!(log_a.len() > 500, "the scenario did things: {}", log_a.len());
+    assert!(
+        log_a.len() > 500,
+        "the scenario did things: {}",
+        log_a.len()
+    );
     assert!(log_a.iter().any(|e| e.contains("HeartbeatTimeout")));
     assert_eq!(log_a, log_b);
     assert_eq!(received_a, received_b);

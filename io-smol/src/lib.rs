@@ -40,8 +40,7 @@ use smol::future::FutureExt;
 use smol::{Async, Timer};
 
 pub use io_core::{
-    DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
-    TransportKind,
+    DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId, TransportKind,
 };
 
 /// Read buffer; large, so that a burst is one core call. One per executor thread, not per
@@ -195,7 +194,12 @@ async fn read_loop(engine: Arc<Engine<Smol>>, conn: ConnId, socket: Arc<SmolSock
                 engine.received(conn, &buf[..n]);
                 Outcome::More
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
                 Outcome::More
             }
             Err(_) => Outcome::Failed,

@@ -38,8 +38,7 @@ use io_core::{ConnId, ConnectionInfo};
 use socket2::SockRef;
 
 pub use io_core::{
-    DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId,
-    TransportKind,
+    DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId, TransportKind,
 };
 
 /// Read buffer per connection; large, so that a burst is one core call.

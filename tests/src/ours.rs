@@ -5,8 +5,8 @@ use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use io_adapter::{Adapter as Runtime, Server};
 use examples::custom_loop::Loop;
+use io_adapter::{Adapter as Runtime, Server};
 use io_core::{Options, TransportKind};
 
 use crate::reference::Target;

@@ -110,6 +110,12 @@ impl Conn {
         self.stream.flush().expect("flush");
     }
 
+    /// Sends bytes, reporting a failure (a reset, or a write that timed out) instead of
+    /// panicking: for tests that expect the server to cut the connection off.
+    pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
     /// Half-closes the sending side (the server sees `end`).
     pub fn shutdown_write(&mut self) {
         let _ = self.stream.shutdown(Shutdown::Write);

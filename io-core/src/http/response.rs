@@ -289,9 +289,19 @@ mod tests {
             segments.push(Segment::Chunk(Bytes::from(vec![b'x'; n])));
         }
         for status in [101, 200, 404, 431, 999] {
-            for framing in [Framing::Length(0), Framing::Length(12345), Framing::Chunked, Framing::UntilClose] {
+            for framing in [
+                Framing::Length(0),
+                Framing::Length(12345),
+                Framing::Chunked,
+                Framing::UntilClose,
+            ] {
                 for keep_alive in [true, false] {
-                    segments.push(head(status, [("A", "b\r\nc"), ("Content-Type", "text/plain")], framing, keep_alive));
+                    segments.push(head(
+                        status,
+                        [("A", "b\r\nc"), ("Content-Type", "text/plain")],
+                        framing,
+                        keep_alive,
+                    ));
                 }
             }
         }
