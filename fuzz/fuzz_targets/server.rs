@@ -11,15 +11,15 @@
 //! - `shutdown` ends every session and closes every connection.
 #![no_main]
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use io_core::codec::{self, Incoming};
 use io_core::websocket::rfc6455;
 use io_core::{
-    ConnId, DisconnectReason, Error, Event, Message, Options, Origins, Request, Response, Server,
-    SessionId, TransportKind,
+    ConnId, ConnectionInfo, DisconnectReason, Error, Event, Message, Options, Origins, Request,
+    Response, Server, SessionId, TransportKind,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -52,6 +52,14 @@ enum Op {
         cut: u16,
     },
     Close {
+        conn: u8,
+    },
+    /// The peer half-closes: it sends nothing more.
+    ReadClosed {
+        conn: u8,
+    },
+    /// The peer stops reading (or starts again, reading everything).
+    Stall {
         conn: u8,
     },
     Advance {
@@ -564,6 +572,8 @@ struct Harness {
     ended: HashSet<SessionId>,
     /// Connections whose request was handed to the application and not yet answered.
     pending: Vec<ConnId>,
+    /// Connections whose peer does not read, with the bytes it has not read.
+    stalled: HashMap<ConnId, usize>,
 }
 
 impl Harness {
@@ -596,7 +606,20 @@ impl Harness {
                     "transmit to connection {:?}, which is closed or unknown: {t:?}",
                     t.conn
                 );
-                if t.close {
+                let len = t.len();
+                assert_eq!(
+                    len,
+                    t.clone()
+                        .into_bytes()
+                        .iter()
+                        .map(|b| b.len())
+                        .sum::<usize>()
+                );
+                match self.stalled.get_mut(&t.conn) {
+                    Some(unread) => *unread += len,
+                    None => self.server.handle_written(t.conn, len),
+                }
+                if t.close.is_some() {
                     self.forget_conn(t.conn);
                 }
             }
@@ -712,7 +735,11 @@ impl Harness {
         let now = self.now();
         match op {
             Op::Open => {
-                let id = self.server.handle_connection(now);
+                let info = ConnectionInfo::new(
+                    ([127, 0, 0, 1], 40000).into(),
+                    ([127, 0, 0, 1], 8080).into(),
+                );
+                let id = self.server.handle_connection(info, now);
                 assert!(!self.opened.contains(&id), "connection id {id:?} reused");
                 self.opened.push(id);
                 self.live_conns.insert(id);
@@ -736,6 +763,21 @@ impl Harness {
                 if let Some(c) = self.pick_conn(*conn) {
                     self.forget_conn(c);
                     self.server.handle_closed(c, now);
+                }
+            }
+            Op::ReadClosed { conn } => {
+                if let Some(c) = self.pick_conn(*conn) {
+                    self.server.handle_read_closed(c, now);
+                }
+            }
+            Op::Stall { conn } => {
+                if let Some(c) = self.pick_conn(*conn) {
+                    match self.stalled.remove(&c) {
+                        Some(unread) => self.server.handle_written(c, unread),
+                        None => {
+                            self.stalled.insert(c, 0);
+                        }
+                    }
                 }
             }
             Op::Advance { ms } => {
@@ -886,6 +928,7 @@ fuzz_target!(|input: Input| {
         live_sessions: BTreeSet::new(),
         ended: HashSet::new(),
         pending: Vec::new(),
+        stalled: HashMap::new(),
     };
     for op in input.ops.iter().take(64) {
         h.step(op);
