@@ -21,6 +21,10 @@ const MAX_LEN_DIGITS: usize = 10;
 
 /// Length as the JS client counts it: UTF-16 code units (an emoji counts 2).
 pub fn utf16_len(s: &str) -> usize {
+    // ASCII, the common case, is one unit per byte: no decoding needed.
+    if s.is_ascii() {
+        return s.len();
+    }
     s.chars().map(char::len_utf16).sum()
 }
 
@@ -128,6 +132,15 @@ fn expect_marker(payload: &str, at: usize) -> Result<usize, CodecError> {
 /// The number of bytes at the start of `data` that hold exactly `units` UTF-16 code units.
 /// `base` is where `data` starts in the payload, for error offsets.
 fn take_utf16_units(data: &str, units: u64, base: usize) -> Result<usize, CodecError> {
+    // Where the first `units` bytes are ASCII, they are exactly `units` units.
+    if let Some(prefix) = usize::try_from(units)
+        .ok()
+        .and_then(|n| data.as_bytes().get(..n))
+    {
+        if prefix.is_ascii() {
+            return Ok(prefix.len());
+        }
+    }
     let mut counted: u64 = 0;
     for (i, c) in data.char_indices() {
         if counted == units {

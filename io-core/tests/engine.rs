@@ -255,3 +255,52 @@ fn timer_storage_stays_bounded_across_ten_thousand_poll_cycles() {
     assert_eq!(b.server.timer_count(), 2);
     let _ = Server::new(Options::default()).unwrap();
 }
+
+#[test]
+fn a_broadcast_builds_each_transports_wrapping_once() {
+    let mut b = Bench::with_defaults();
+    let ws: Vec<_> = (0..3)
+        .map(|_| b.ws_session("/socket.io/websocket").0)
+        .collect();
+    let html: Vec<_> = (0..3)
+        .map(|_| b.open(get("/socket.io/htmlfile//1")))
+        .collect();
+    b.events();
+    let seen = |b: &Bench, c| b.peer(c).segments.len();
+    let before: Vec<usize> = ws.iter().chain(&html).map(|&c| seen(&b, c)).collect();
+    b.broadcast("to everyone <3", &[]);
+    let new = |b: &Bench, c, from: usize| b.peer(c).segments[from..].to_vec();
+    let ws_out: Vec<_> = ws
+        .iter()
+        .zip(&before)
+        .map(|(&c, &n)| new(&b, c, n))
+        .collect();
+    let html_out: Vec<_> = html
+        .iter()
+        .zip(&before[3..])
+        .map(|(&c, &n)| new(&b, c, n))
+        .collect();
+    // RFC 6455: one header and the frame, both shared.
+    for out in &ws_out[1..] {
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            out[0].as_ptr(),
+            ws_out[0][0].as_ptr(),
+            "the header is shared"
+        );
+        assert_eq!(
+            out[1].as_ptr(),
+            ws_out[0][1].as_ptr(),
+            "the frame is shared"
+        );
+    }
+    // htmlfile: the chunk size line, the escaped script, the chunk end; the script shared.
+    for out in &html_out[1..] {
+        assert_eq!(
+            out[1].as_ptr(),
+            html_out[0][1].as_ptr(),
+            "the script is shared"
+        );
+    }
+    assert!(String::from_utf8_lossy(&html_out[0][1]).contains(r"to everyone \u003c3"));
+}

@@ -314,8 +314,9 @@ impl Server {
             .keys()
             .filter(|s| !except.contains(s))
             .collect();
+        let mut payload = crate::transport::Payload::new(vec![frame]);
         for sid in targets {
-            self.deliver(sid, frame.clone(), now);
+            self.deliver_shared(sid, &mut payload, now);
         }
         self.finish(now);
     }

@@ -9,7 +9,7 @@ use crate::conn::{ConnId, ConnState};
 use crate::http::response::Segment;
 use crate::session::{Attached, DisconnectReason, JsonpTarget, Session, SessionId};
 use crate::timer::{TimerKind, TimerOwner};
-use crate::transport::{htmlfile, jsonp_polling, xhr_multipart, xhr_polling, TransportKind};
+use crate::transport::{jsonp_polling, xhr_multipart, xhr_polling, Payload, TransportKind};
 
 use super::{Event, Server};
 
@@ -53,7 +53,7 @@ impl Server {
         self.stop_heartbeat(sid);
         self.disarm(TimerOwner::Session(sid), TimerKind::PollDuration);
         match old {
-            Attached::Poll { .. } => self.answer_poll(old, Vec::new(), now),
+            Attached::Poll { .. } => self.answer_poll(old, &mut Payload::new(Vec::new()), now),
             other => self.close_transport(kind, other, 1000, now),
         }
     }
@@ -88,15 +88,21 @@ impl Server {
 
     /// Queues or writes one encoded frame.
     pub(super) fn deliver(&mut self, sid: SessionId, frame: Bytes, now: Instant) {
+        self.deliver_shared(sid, &mut Payload::new(vec![frame]), now);
+    }
+
+    /// Queues or writes a payload that other sessions may be sent too: each transport's
+    /// wrapping of it is built once, in `payload`.
+    pub(super) fn deliver_shared(&mut self, sid: SessionId, payload: &mut Payload, now: Instant) {
         let max_queue = self.opts.limits.max_queue;
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
         if s.attached.is_some() {
-            return self.write_payload(sid, vec![frame], now);
+            return self.write_shared(sid, payload, now);
         }
-        s.queued_bytes += frame.len();
-        s.queue.push_back(frame);
+        s.queued_bytes += payload.len();
+        s.queue.extend(payload.frames.iter().cloned());
         if s.queued_bytes > max_queue {
             self.log(format_args!(
                 "session {sid}: more than {max_queue} bytes queued"
@@ -107,6 +113,10 @@ impl Server {
 
     /// Writes a payload to the attached transport, which must exist.
     pub(super) fn write_payload(&mut self, sid: SessionId, payload: Vec<Bytes>, now: Instant) {
+        self.write_shared(sid, &mut Payload::new(payload), now);
+    }
+
+    fn write_shared(&mut self, sid: SessionId, payload: &mut Payload, now: Instant) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -122,13 +132,13 @@ impl Server {
             }
             &Some(Attached::Stream { conn }) => {
                 let data = match s.kind {
-                    TransportKind::HtmlFile => vec![htmlfile::payload_chunk(&payload)],
-                    _ => xhr_multipart::part(&payload),
+                    TransportKind::HtmlFile => vec![payload.htmlfile_chunk()],
+                    _ => xhr_multipart::part(&payload.frames),
                 };
                 self.transmit(conn, data, false);
             }
             &Some(Attached::WebSocket { conn }) => {
-                if let Some(data) = self.codec(conn).map(|c| c.wrap(&payload)) {
+                if let Some(data) = self.codec(conn).map(|c| c.wrap(payload)) {
                     self.transmit(conn, data, false);
                 }
             }
@@ -137,7 +147,7 @@ impl Server {
     }
 
     /// Completes a held poll with `payload` (empty when `duration` ran out).
-    pub(super) fn answer_poll(&mut self, poll: Attached, payload: Vec<Bytes>, now: Instant) {
+    pub(super) fn answer_poll(&mut self, poll: Attached, payload: &mut Payload, now: Instant) {
         let Attached::Poll {
             conn,
             cors,
@@ -148,8 +158,10 @@ impl Server {
             return;
         };
         let data = match jsonp {
-            None => xhr_polling::poll_response(&payload, cors.as_ref(), keep_alive),
-            Some(JsonpTarget::Index(i)) => jsonp_polling::poll_response(i, &payload, keep_alive),
+            None => xhr_polling::poll_response(&payload.frames, cors.as_ref(), keep_alive),
+            Some(JsonpTarget::Index(i)) => {
+                jsonp_polling::poll_response_with(i, payload.script_string(), keep_alive)
+            }
             Some(JsonpTarget::Refused) => jsonp_polling::refused_response(keep_alive),
         };
         if matches!(
@@ -243,7 +255,7 @@ impl Server {
                     jsonp,
                     keep_alive: false,
                 };
-                return self.answer_poll(poll, Vec::new(), now);
+                return self.answer_poll(poll, &mut Payload::new(Vec::new()), now);
             }
             Attached::Stream { .. } if kind == TransportKind::HtmlFile => {
                 self.transmit(conn, vec![Segment::LastChunk], false);

@@ -23,8 +23,29 @@ pub fn parse_index(path: &str) -> Option<u32> {
 }
 
 pub fn poll_response(index: u32, payload: &[Bytes], keep_alive: bool) -> Vec<Segment> {
-    let body = format!("io.JSONP[{index}]._({});", script_string(&joined(payload)));
-    script_response(body, keep_alive)
+    poll_response_with(
+        index,
+        Bytes::from(script_string(&joined(payload))),
+        keep_alive,
+    )
+}
+
+/// The same, with the payload already escaped as a script string (shared by the recipients
+/// of a broadcast).
+pub(crate) fn poll_response_with(index: u32, script: Bytes, keep_alive: bool) -> Vec<Segment> {
+    let call = Bytes::from(format!("io.JSONP[{index}]._("));
+    let len = call.len() + script.len() + 2;
+    vec![
+        head(
+            200,
+            [("Content-Type", "text/javascript; charset=UTF-8")],
+            Framing::Length(len),
+            keep_alive,
+        ),
+        Segment::Body(call),
+        Segment::Body(script),
+        Segment::Body(Bytes::from_static(b");")),
+    ]
 }
 
 /// What a page from a refused origin gets instead of the payload.
@@ -69,7 +90,10 @@ mod tests {
     #[test]
     fn body_calls_the_index() {
         let out = poll_response(3, &[Bytes::from_static(b"~m~3~m~</b")], false);
-        let body = Segment::Body(Bytes::from_static(br#"io.JSONP[3]._("~m~3~m~\u003c/b");"#));
-        assert_eq!(out[1], body);
+        let bytes = crate::http::response::encode(out).concat();
+        let body = br#"io.JSONP[3]._("~m~3~m~\u003c/b");"#;
+        assert!(bytes.ends_with(body), "{}", String::from_utf8_lossy(&bytes));
+        let head = String::from_utf8_lossy(&bytes[..bytes.len() - body.len()]).into_owned();
+        assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())));
     }
 }

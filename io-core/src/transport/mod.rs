@@ -5,6 +5,9 @@ use std::fmt;
 
 pub mod htmlfile;
 pub mod jsonp_polling;
+mod payload;
+
+pub(crate) use payload::Payload;
 pub mod websocket;
 pub mod xhr_multipart;
 pub mod xhr_polling;
@@ -132,6 +135,7 @@ impl Cors {
 /// too, so the result means the same whatever charset the browser guesses for the
 /// document or script (htmlfile and JSONP responses name none, as in the original).
 pub fn script_string(payload: &str) -> String {
+    use std::fmt::Write;
     let mut out = String::with_capacity(payload.len() + 2);
     out.push('"');
     for c in payload.chars() {
@@ -149,7 +153,7 @@ pub fn script_string(payload: &str) -> String {
             c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
                 let mut units = [0u16; 2];
                 for u in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{u:04x}"));
+                    let _ = write!(out, "\\u{u:04x}");
                 }
             }
             c => out.push(c),

@@ -5,6 +5,7 @@ use bytes::Bytes;
 
 use crate::http::request::Request;
 use crate::http::response::Segment;
+use crate::transport::Payload;
 use crate::websocket::handshake::{self, Flavour, HandshakeError};
 use crate::websocket::hixie::{self, HixieDecoder};
 use crate::websocket::rfc6455::{self, Rfc6455Decoder};
@@ -133,19 +134,19 @@ impl Codec {
         }
     }
 
-    /// One payload as one text message; the payload segments are shared, not copied.
-    pub fn wrap(&self, payload: &[Bytes]) -> Vec<Segment> {
-        let mut out = Vec::with_capacity(payload.len() + 2);
+    /// One payload as one text message; the payload segments are shared, not copied, and
+    /// so is the RFC 6455 header between the recipients of a broadcast.
+    pub(crate) fn wrap(&self, payload: &mut Payload) -> Vec<Segment> {
+        let mut out = Vec::with_capacity(payload.frames.len() + 2);
         match self {
             Codec::Hixie { .. } => {
                 out.push(Segment::Raw(Bytes::from_static(hixie::FRAME_START)));
-                out.extend(payload.iter().cloned().map(Segment::Raw));
+                out.extend(payload.frames.iter().cloned().map(Segment::Raw));
                 out.push(Segment::Raw(Bytes::from_static(hixie::FRAME_END)));
             }
             Codec::Rfc6455(_) => {
-                let len = payload.iter().map(Bytes::len).sum();
-                out.push(Segment::Raw(rfc6455::frame_header(rfc6455::OP_TEXT, len)));
-                out.extend(payload.iter().cloned().map(Segment::Raw));
+                out.push(Segment::Raw(payload.rfc6455_header()));
+                out.extend(payload.frames.iter().cloned().map(Segment::Raw));
             }
         }
         out

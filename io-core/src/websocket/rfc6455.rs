@@ -270,14 +270,16 @@ impl Rfc6455Decoder {
                 self.state = State::Closed;
                 self.message = None;
             }
-            _ => {
-                self.check_utf8()?;
-                if self.frame.fin {
-                    let message = self.message.take().unwrap_or_default();
-                    let text = String::from_utf8(message).map_err(|_| BAD_UTF8)?;
-                    out.push(WsEvent::Text(text));
-                }
+            _ if self.frame.fin => {
+                // A message in one frame, the usual case, is validated once, here. A
+                // fragmented one had its earlier fragments checked as they came (so that
+                // bad text fails fast), and `from_utf8` checks it whole once more.
+                let message = self.message.take().unwrap_or_default();
+                self.utf8_checked = 0;
+                let text = String::from_utf8(message).map_err(|_| BAD_UTF8)?;
+                out.push(WsEvent::Text(text));
             }
+            _ => self.check_utf8()?,
         }
         Ok(())
     }
