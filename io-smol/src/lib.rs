@@ -4,8 +4,10 @@
 //! at once. One task sleeps until the core's next deadline. Callbacks run on the task that
 //! fed the core the input behind them, one at a time and in order (see `io_adapter`).
 //!
-//! The tasks run on smol's global executor, which has one thread unless `SMOL_THREADS` says
-//! otherwise; the core behind its lock is the part that does not spread over cores anyway.
+//! The tasks run on an executor of the server's own, on one thread that also waits on the
+//! sockets when it has nothing to run: a readiness event and the task it wakes are on the same
+//! thread, with no hand-over between threads. The core behind its lock is the part that does
+//! not spread over cores anyway; handles work from any thread or task.
 //!
 //! ```no_run
 //! use io_smol::{Options, Response, Server};
@@ -37,7 +39,7 @@ use io_adapter::{Engine, Socket};
 use io_core::{ConnId, ConnectionInfo};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
-use smol::{Async, Timer};
+use smol::{Async, Executor, Timer};
 
 pub use io_core::{
     DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId, TransportKind,
@@ -54,8 +56,10 @@ pub type Handle = io_adapter::Handle<Smol>;
 /// One session, as the application holds it. Cheap to clone, usable from any task.
 pub type Client = io_adapter::Client<Smol>;
 
-/// The smol runtime under the engine: its channels to the timer and the accept loop.
+/// The smol runtime under the engine: its executor, and its channels to the timer and the
+/// accept loop.
 pub struct Smol {
+    executor: Arc<Executor<'static>>,
     wake: (Sender<()>, Receiver<()>),
     stop: (Sender<()>, Receiver<()>),
     done: (Sender<()>, Receiver<()>),
@@ -64,12 +68,22 @@ pub struct Smol {
 impl Default for Smol {
     fn default() -> Self {
         Smol {
+            executor: Arc::new(Executor::new()),
             wake: channel::bounded(1),
             stop: channel::bounded(1),
             done: channel::bounded(1),
         }
     }
 }
+
+impl Smol {
+    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        self.executor.spawn(task).detach();
+    }
+}
+
+/// How long the server's thread goes on after shutdown, so that the last writes finish.
+const LINGER: Duration = Duration::from_millis(500);
 
 /// A connection's socket, registered with smol's reactor.
 pub struct SmolSocket(Async<TcpStream>);
@@ -94,7 +108,7 @@ impl io_adapter::Runtime for Smol {
         conn: ConnId,
         socket: Arc<SmolSocket>,
     ) -> io::Result<()> {
-        smol::spawn(write_backlog(engine.clone(), conn, socket)).detach();
+        self.spawn(write_backlog(engine.clone(), conn, socket));
         Ok(())
     }
 
@@ -113,8 +127,19 @@ impl io_adapter::Adapter for Smol {
 
     fn start(engine: &Arc<Engine<Self>>, listener: TcpListener) -> io::Result<()> {
         let listener = Async::new(listener)?;
-        smol::spawn(accept_loop(engine.clone(), listener)).detach();
-        smol::spawn(timer_loop(engine.clone())).detach();
+        let rt = engine.runtime();
+        rt.spawn(accept_loop(engine.clone(), listener));
+        rt.spawn(timer_loop(engine.clone()));
+        let executor = rt.executor.clone();
+        let done = rt.done.1.clone();
+        std::thread::Builder::new()
+            .name("io-smol".into())
+            .spawn(move || {
+                smol::block_on(executor.run(async {
+                    let _ = done.recv().await;
+                    Timer::after(LINGER).await;
+                }))
+            })?;
         Ok(())
     }
 
@@ -159,7 +184,9 @@ async fn accept_loop(engine: Arc<Engine<Smol>>, listener: Async<TcpListener>) {
                 let info = ConnectionInfo::new(peer, local.unwrap_or(peer));
                 let socket = Arc::new(SmolSocket(stream));
                 if let Some(conn) = engine.accept(socket.clone(), info) {
-                    smol::spawn(read_loop(engine.clone(), conn, socket)).detach();
+                    engine
+                        .runtime()
+                        .spawn(read_loop(engine.clone(), conn, socket));
                 }
             }
             // Out of file descriptors and the like: back off instead of spinning.
