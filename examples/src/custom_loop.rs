@@ -5,13 +5,13 @@
 //! from peers that stop reading, as it protects the adapters.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use io_adapter::write::{consume, slices};
+use io_adapter::write::{coalesce, consume, write_front};
 use io_core::{Close, ConnId, ConnectionInfo, Event, Options, Server};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -84,8 +84,8 @@ impl Loop {
                     WAKER => {}
                     Token(t) => {
                         let id = ConnId::from_raw(t as u64);
-                        if event.is_readable() {
-                            self.read(id, &mut buf, now);
+                        if event.is_readable() || event.is_read_closed() {
+                            self.read(id, &mut buf, event.is_read_closed(), now);
                         }
                         self.flush(id, now);
                     }
@@ -122,8 +122,11 @@ impl Loop {
         Ok(())
     }
 
-    /// Readiness is edge-triggered: read until the socket has nothing more.
-    fn read(&mut self, id: ConnId, buf: &mut [u8], now: Instant) {
+    /// Readiness is edge-triggered: read until the socket has nothing more. A read that did
+    /// not fill the buffer emptied the socket, so the next arrival brings a new event and
+    /// one more read would only say `WouldBlock`; unless the peer's end of stream is known
+    /// to be there already (`ended`), which only a read of 0 bytes shows.
+    fn read(&mut self, id: ConnId, buf: &mut [u8], ended: bool, now: Instant) {
         while let Some(conn) = self.conns.get_mut(&id) {
             match conn.stream.read(buf) {
                 // The peer sends no more; what it is owed still goes out.
@@ -133,6 +136,9 @@ impl Loop {
                     // Drain after every input: a peer that sends without pause must not
                     // keep its echoes (and the other connections) waiting.
                     self.drain(now);
+                    if n < buf.len() && !ended {
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -146,8 +152,9 @@ impl Loop {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        coalesce(&mut conn.out);
         while !conn.out.is_empty() {
-            match conn.stream.write_vectored(&slices(&conn.out)) {
+            match write_front(&mut conn.stream, &conn.out) {
                 Ok(0) => return self.close(id, now),
                 Ok(n) => {
                     consume(&mut conn.out, n);

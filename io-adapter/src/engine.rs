@@ -14,7 +14,7 @@
 //!   lock. Callbacks therefore run one at a time, in the order the core produced the events,
 //!   without a channel or a task of their own.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,7 +25,7 @@ use io_core::{Close, ConnId, ConnectionInfo, Event, Response, Server};
 
 use crate::callbacks::Callbacks;
 use crate::client::Client;
-use crate::write::{consume, slices};
+use crate::write::{coalesce, consume, FastMap, Slices};
 
 /// One accepted connection's socket, as the engine writes to it.
 pub trait Socket: Send + Sync + 'static {
@@ -41,8 +41,9 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     type Socket: Socket;
     /// A connection's socket did not take everything: start a writer that loops on
     /// [`Engine::take_backlog`], writes what it gets (it may block or await), and reports
-    /// with [`Engine::written`] or [`Engine::failed`], until `take_backlog` says `None`.
-    /// An error (no thread to be had) drops the connection.
+    /// with [`Engine::written`] or [`Engine::failed`], until `take_backlog` says `None`; or,
+    /// for an adapter that hears when a socket becomes writable, do nothing here and call
+    /// [`Engine::flush_backlog`] then. An error (no thread to be had) drops the connection.
     fn start_writer(
         &self,
         engine: &Arc<Engine<Self>>,
@@ -69,7 +70,7 @@ struct Out<S> {
 
 struct State<S> {
     core: Server,
-    conns: HashMap<ConnId, Out<S>>,
+    conns: FastMap<ConnId, Out<S>>,
     events: VecDeque<Event>,
     /// Someone is draining `events` into the callbacks.
     dispatching: bool,
@@ -92,7 +93,7 @@ impl<R: Runtime> Engine<R> {
         Arc::new(Engine {
             state: Mutex::new(State {
                 core,
-                conns: HashMap::new(),
+                conns: FastMap::default(),
                 events: VecDeque::new(),
                 dispatching: false,
                 timer_at: None,
@@ -210,6 +211,35 @@ impl<R: Runtime> Engine<R> {
         Some(out.queue.drain(..).collect())
     }
 
+    /// For an adapter driven by readiness events instead of writer tasks: the socket of
+    /// `conn` can take bytes again, so write its backlog now, as far as it goes. A no-op for
+    /// a connection without one.
+    pub fn flush_backlog(self: &Arc<Self>, conn: ConnId) {
+        self.with_state(|st, now| {
+            let Some(out) = st.conns.get_mut(&conn) else {
+                return;
+            };
+            if !out.writer {
+                return;
+            }
+            match out.flush(&mut st.core, conn) {
+                Ok(false) => {}
+                Ok(true) => {
+                    out.writer = false;
+                    if out.close_after {
+                        out.socket.close();
+                        st.conns.remove(&conn);
+                    }
+                }
+                Err(_) => {
+                    out.socket.close();
+                    st.conns.remove(&conn);
+                    st.core.handle_closed(conn, now);
+                }
+            }
+        });
+    }
+
     /// For a writer: `n` bytes of the backlog were written.
     pub fn written(&self, conn: ConnId, n: usize) {
         self.lock().core.handle_written(conn, n);
@@ -246,8 +276,7 @@ impl<R: Runtime> Engine<R> {
                 st.conns.remove(&conn);
                 continue;
             }
-            out.queue
-                .extend(t.into_bytes().into_iter().filter(|b| !b.is_empty()));
+            t.encode_into(&mut out.queue);
             out.close_after |= close.is_some();
             if out.writer {
                 continue;
@@ -346,8 +375,10 @@ impl<S: Socket> Out<S> {
     /// Writes the queue while the socket takes it. `Ok(true)`: all written; `Ok(false)`: the
     /// socket is full.
     fn flush(&mut self, core: &mut Server, conn: ConnId) -> io::Result<bool> {
+        coalesce(&mut self.queue);
         while !self.queue.is_empty() {
-            match self.socket.try_write(&slices(&self.queue)) {
+            let mut slices = Slices::new();
+            match self.socket.try_write(slices.front(&self.queue)) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     consume(&mut self.queue, n);

@@ -30,8 +30,10 @@ pub fn utf16_len(s: &str) -> usize {
 
 /// Appends `~m~<len>~m~<data>` to `out`.
 pub fn write_frame(out: &mut Vec<u8>, data: &str) {
+    use std::io::Write;
     out.extend_from_slice(MARKER.as_bytes());
-    out.extend_from_slice(utf16_len(data).to_string().as_bytes());
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{}", utf16_len(data));
     out.extend_from_slice(MARKER.as_bytes());
     out.extend_from_slice(data.as_bytes());
 }

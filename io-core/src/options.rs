@@ -20,7 +20,7 @@ pub struct TransportOptions {
 }
 
 impl TransportOptions {
-    /// The reference's defaults for `kind` (PROTOCOL.md §3.8).
+    /// The reference's defaults for `kind` (docs/PROTOCOL.md §3.8).
     pub fn defaults(kind: TransportKind) -> Self {
         let streaming = TransportOptions {
             timeout: Some(Duration::from_millis(8000)),

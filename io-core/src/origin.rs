@@ -2,7 +2,7 @@
 //!
 //! The option keeps the seed's `host:port` syntax, where either part may be `*`, but the
 //! matching is exact: the reference compared `host:port` strings in a way that made every
-//! pattern with a concrete port fail (PROTOCOL.md §5).
+//! pattern with a concrete port fail (docs/PROTOCOL.md §5.1, §10.13).
 
 use std::fmt;
 use std::str::FromStr;
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn patterns_with_ports_match_exactly() {
-        // The reference fails every one of these (PROTOCOL.md §5); we match them.
+        // The reference fails every one of these (docs/PROTOCOL.md §10.13); we match them.
         let o = origins(&["good.example:*", "*:8443", "exact.example:80"]);
         assert!(o.allows(Some("http://good.example")));
         assert!(o.allows(Some("http://good.example:3000")));

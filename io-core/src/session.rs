@@ -148,7 +148,7 @@ impl Attached {
 }
 
 /// Where the heartbeat cycle stands. There is exactly one per session: the reference let
-/// a repeated echo start a second chain (PROTOCOL.md §3.6).
+/// a repeated echo start a second chain (docs/PROTOCOL.md §3.6, §10.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Heartbeat {
     Off,

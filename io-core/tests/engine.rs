@@ -280,7 +280,33 @@ fn a_broadcast_builds_each_transports_wrapping_once() {
         .zip(&before[3..])
         .map(|(&c, &n)| new(&b, c, n))
         .collect();
-    // RFC 6455: one header and the frame, both shared.
+    // RFC 6455: a small message is one buffer, built once for all.
+    for out in &ws_out[1..] {
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].as_ptr(),
+            ws_out[0][0].as_ptr(),
+            "the message is shared"
+        );
+    }
+    // htmlfile: the chunk size line, the escaped script, the chunk end; the script shared.
+    for out in &html_out[1..] {
+        assert_eq!(
+            out[1].as_ptr(),
+            html_out[0][1].as_ptr(),
+            "the script is shared"
+        );
+    }
+    assert!(String::from_utf8_lossy(&html_out[0][1]).contains(r"to everyone \u003c3"));
+
+    // A large one: the header and the frame, each shared, the frame never copied.
+    let before: Vec<usize> = ws.iter().map(|&c| seen(&b, c)).collect();
+    b.broadcast("x".repeat(10_000).as_str(), &[]);
+    let ws_out: Vec<_> = ws
+        .iter()
+        .zip(&before)
+        .map(|(&c, &n)| new(&b, c, n))
+        .collect();
     for out in &ws_out[1..] {
         assert_eq!(out.len(), 2);
         assert_eq!(
@@ -294,13 +320,4 @@ fn a_broadcast_builds_each_transports_wrapping_once() {
             "the frame is shared"
         );
     }
-    // htmlfile: the chunk size line, the escaped script, the chunk end; the script shared.
-    for out in &html_out[1..] {
-        assert_eq!(
-            out[1].as_ptr(),
-            html_out[0][1].as_ptr(),
-            "the script is shared"
-        );
-    }
-    assert!(String::from_utf8_lossy(&html_out[0][1]).contains(r"to everyone \u003c3"));
 }

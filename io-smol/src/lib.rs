@@ -1,13 +1,21 @@
-//! An async adapter for `io-core` on smol. Each connection has one task that reads it; the
-//! bytes the core produces are written by whichever task produced them, straight to the
-//! non-blocking socket, and a writer task is spawned only for what the socket does not take
-//! at once. One task sleeps until the core's next deadline. Callbacks run on the task that
-//! fed the core the input behind them, one at a time and in order (see `io_adapter`).
+//! An async adapter for `io-core` on smol.
+//!
+//! Every connection's socket sits in one edge-triggered poller, and one task serves them
+//! all: when the poller has events (smol's reactor sees its descriptor become readable),
+//! the task reads each ready socket and feeds the core. The bytes the core produces are
+//! written by whichever task produced them, straight to the non-blocking socket; what the
+//! socket does not take is written when the poller says it is writable again. A second
+//! task accepts connections and a third sleeps until the core's next deadline. Callbacks
+//! run on the task that fed the core the input behind them, one at a time and in order
+//! (see `io_adapter`).
+//!
+//! Why one poller rather than a task per socket: smol's reactor arms each descriptor for
+//! one event at a time, which costs a system call per wait, per message; an edge-triggered
+//! poller needs none, and an idle connection costs no task at all.
 //!
 //! The tasks run on an executor of the server's own, on one thread that also waits on the
-//! sockets when it has nothing to run: a readiness event and the task it wakes are on the same
-//! thread, with no hand-over between threads. The core behind its lock is the part that does
-//! not spread over cores anyway; handles work from any thread or task.
+//! sockets when it has nothing to run. The core behind its lock is the part that does not
+//! spread over cores anyway; handles work from any thread or task.
 //!
 //! ```no_run
 //! use io_smol::{Options, Response, Server};
@@ -23,31 +31,38 @@
 //! })
 //! # ; Ok::<(), std::io::Error>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use io_adapter::write::{consume, slices};
+use io_adapter::write::FastMap;
 use io_adapter::{Engine, Socket};
 use io_core::{ConnId, ConnectionInfo};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Registry as MioRegistry, Token};
 use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::{Async, Executor, Timer};
 
 pub use io_core::{
-    DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId, TransportKind,
+    DisconnectReason, Error, Message, Options, Request, Response, SessionId, TransportKind,
 };
 
-/// Read buffer; large, so that a burst is one core call. One per executor thread, not per
-/// connection: an idle connection costs no buffer while it waits.
+/// Read buffer; large, so that a burst is one core call. One for all connections.
 const READ_BUF: usize = 64 * 1024;
+
+/// Events taken from the poller at once.
+const EVENTS: usize = 1024;
+
+/// How long the server's thread goes on after shutdown, so that the last writes finish.
+const LINGER: Duration = Duration::from_millis(500);
 
 /// A server bound to an address, not yet running.
 pub type Server = io_adapter::Server<Smol>;
@@ -56,10 +71,18 @@ pub type Handle = io_adapter::Handle<Smol>;
 /// One session, as the application holds it. Cheap to clone, usable from any task.
 pub type Client = io_adapter::Client<Smol>;
 
-/// The smol runtime under the engine: its executor, and its channels to the timer and the
-/// accept loop.
+/// The connections in the poller, by poller key.
+type Registry = Mutex<FastMap<usize, Arc<SmolSocket>>>;
+
+/// The smol runtime under the engine: its executor, the poller of every connection, and its
+/// channels to the timer and the accept loop.
 pub struct Smol {
     executor: Arc<Executor<'static>>,
+    /// Taken by the poll task when the server starts.
+    poll: Mutex<Option<Poll>>,
+    mio: Arc<MioRegistry>,
+    registry: Arc<Registry>,
+    next_key: AtomicUsize,
     wake: (Sender<()>, Receiver<()>),
     stop: (Sender<()>, Receiver<()>),
     done: (Sender<()>, Receiver<()>),
@@ -67,8 +90,15 @@ pub struct Smol {
 
 impl Default for Smol {
     fn default() -> Self {
+        // Without a poller there is no server; failing here is failing at start.
+        let poll = Poll::new().expect("the operating system's poller");
+        let mio = Arc::new(poll.registry().try_clone().expect("a handle to the poller"));
         Smol {
             executor: Arc::new(Executor::new()),
+            poll: Mutex::new(Some(poll)),
+            mio,
+            registry: Arc::default(),
+            next_key: AtomicUsize::new(0),
             wake: channel::bounded(1),
             stop: channel::bounded(1),
             done: channel::bounded(1),
@@ -82,20 +112,91 @@ impl Smol {
     }
 }
 
-/// How long the server's thread goes on after shutdown, so that the last writes finish.
-const LINGER: Duration = Duration::from_millis(500);
+fn lock(registry: &Registry) -> MutexGuard<'_, FastMap<usize, Arc<SmolSocket>>> {
+    registry.lock().unwrap_or_else(|e| e.into_inner())
+}
 
-/// A connection's socket, registered with smol's reactor.
-pub struct SmolSocket(Async<TcpStream>);
+/// A connection's non-blocking socket, registered with the server's poller.
+pub struct SmolSocket {
+    stream: TcpStream,
+    key: usize,
+    /// The connection's id in the core, once it has one (`UNKNOWN` before).
+    conn: AtomicU64,
+    mio: Arc<MioRegistry>,
+    registry: Arc<Registry>,
+}
+
+impl SmolSocket {
+    /// Registers `stream` for readable and writable edges under a key of its own.
+    fn register(rt: &Smol, stream: std::net::TcpStream) -> io::Result<Arc<SmolSocket>> {
+        stream.set_nonblocking(true)?;
+        let mut stream = TcpStream::from_std(stream);
+        let key = rt.next_key.fetch_add(1, Ordering::Relaxed);
+        rt.mio.register(
+            &mut stream,
+            Token(key),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(Arc::new(SmolSocket {
+            stream,
+            key,
+            conn: AtomicU64::new(UNKNOWN),
+            mio: rt.mio.clone(),
+            registry: rt.registry.clone(),
+        }))
+    }
+}
+
+/// No connection id yet.
+const UNKNOWN: u64 = u64::MAX;
+
+impl SmolSocket {
+    fn conn(&self) -> Option<ConnId> {
+        match self.conn.load(Ordering::Acquire) {
+            UNKNOWN => None,
+            raw => Some(ConnId::from_raw(raw)),
+        }
+    }
+}
+
+impl Drop for SmolSocket {
+    fn drop(&mut self) {
+        let _ = self.mio.deregister(&mut self.stream);
+    }
+}
+
+/// The poller's own descriptor, which becomes readable when it has events: what smol's
+/// reactor waits on for all the connections at once.
+struct PollFd {
+    /// Only the poll task polls it; the lock is never contended.
+    poll: Mutex<Poll>,
+    fd: RawFd,
+}
+
+impl AsFd for PollFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        #[allow(unsafe_code)]
+        // SAFETY: `fd` is the descriptor of `self.poll`, which lives (and keeps it open) as
+        // long as `self`, which the returned borrow cannot outlive.
+        unsafe {
+            BorrowedFd::borrow_raw(self.fd)
+        }
+    }
+}
 
 impl Socket for SmolSocket {
     fn try_write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         // The socket is non-blocking: this takes what fits and never waits.
-        self.0.get_ref().write_vectored(bufs)
+        match bufs {
+            [one] => (&self.stream).write(one),
+            _ => (&self.stream).write_vectored(bufs),
+        }
     }
 
     fn close(&self) {
-        let _ = self.0.get_ref().shutdown(Shutdown::Both);
+        let _ = self.stream.shutdown(Shutdown::Both);
+        // The engine is done with it: once the poll task lets go too, it is closed.
+        lock(&self.registry).remove(&self.key);
     }
 }
 
@@ -104,11 +205,11 @@ impl io_adapter::Runtime for Smol {
 
     fn start_writer(
         &self,
-        engine: &Arc<Engine<Self>>,
-        conn: ConnId,
-        socket: Arc<SmolSocket>,
+        _engine: &Arc<Engine<Self>>,
+        _conn: ConnId,
+        _socket: Arc<SmolSocket>,
     ) -> io::Result<()> {
-        self.spawn(write_backlog(engine.clone(), conn, socket));
+        // The poller reports the socket writable again; the poll task flushes it then.
         Ok(())
     }
 
@@ -128,7 +229,16 @@ impl io_adapter::Adapter for Smol {
     fn start(engine: &Arc<Engine<Self>>, listener: TcpListener) -> io::Result<()> {
         let listener = Async::new(listener)?;
         let rt = engine.runtime();
+        let poll = lock_poll(rt)
+            .take()
+            .ok_or_else(|| io::Error::other("the server was started twice"))?;
+        let fd = poll.as_raw_fd();
+        let poller = Async::new(PollFd {
+            poll: Mutex::new(poll),
+            fd,
+        })?;
         rt.spawn(accept_loop(engine.clone(), listener));
+        rt.spawn(poll_loop(engine.clone(), poller));
         rt.spawn(timer_loop(engine.clone()));
         let executor = rt.executor.clone();
         let done = rt.done.1.clone();
@@ -167,26 +277,34 @@ impl io_adapter::Adapter for Smol {
     }
 }
 
+/// Resolves once the server is told to stop.
+async fn stopping(rt: &Smol) {
+    let _ = rt.stop.1.recv().await;
+}
+
 async fn accept_loop(engine: Arc<Engine<Smol>>, listener: Async<TcpListener>) {
-    let stop = engine.runtime().stop.1.clone();
     let local = listener.get_ref().local_addr().ok();
     loop {
         let accepted = async { Some(listener.accept().await) }
             .or(async {
-                let _ = stop.recv().await;
+                stopping(engine.runtime()).await;
                 None
             })
             .await;
         match accepted {
             None => break,
             Some(Ok((stream, peer))) => {
-                let _ = stream.get_ref().set_nodelay(true);
+                let stream = stream.into_inner();
+                let _ = stream.as_ref().map(|s| s.set_nodelay(true));
+                let rt = engine.runtime();
+                let Ok(socket) = stream.and_then(|s| SmolSocket::register(rt, s)) else {
+                    continue;
+                };
                 let info = ConnectionInfo::new(peer, local.unwrap_or(peer));
-                let socket = Arc::new(SmolSocket(stream));
+                // In the registry first: if the core closes it at once, `close` finds it.
+                lock(&rt.registry).insert(socket.key, socket.clone());
                 if let Some(conn) = engine.accept(socket.clone(), info) {
-                    engine
-                        .runtime()
-                        .spawn(read_loop(engine.clone(), conn, socket));
+                    socket.conn.store(conn.to_raw(), Ordering::Release);
                 }
             }
             // Out of file descriptors and the like: back off instead of spinning.
@@ -197,71 +315,81 @@ async fn accept_loop(engine: Arc<Engine<Smol>>, listener: Async<TcpListener>) {
     }
 }
 
-/// What one read came to.
-enum Outcome {
-    /// Keep reading.
-    More,
-    /// End of stream: the peer sends no more.
-    Ended,
-    /// The socket failed.
-    Failed,
+fn lock_poll(rt: &Smol) -> MutexGuard<'_, Option<Poll>> {
+    rt.poll.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn read_loop(engine: Arc<Engine<Smol>>, conn: ConnId, socket: Arc<SmolSocket>) {
-    thread_local! {
-        static BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUF]);
-    }
+/// Serves every connection's readiness events.
+async fn poll_loop(engine: Arc<Engine<Smol>>, poller: Async<PollFd>) {
+    let rt = engine.runtime();
+    let mut events = Events::with_capacity(EVENTS);
+    let mut buf = vec![0u8; READ_BUF];
     loop {
-        if socket.0.readable().await.is_err() {
-            return engine.failed(conn);
+        let ready = async { poller.readable().await.is_ok() }
+            .or(async {
+                stopping(rt).await;
+                false
+            })
+            .await;
+        if !ready {
+            return;
         }
-        let outcome = BUF.with_borrow_mut(|buf| match socket.0.get_ref().read(buf) {
-            Ok(0) => Outcome::Ended,
+        if poll_now(&poller, &mut events).is_err() {
+            continue;
+        }
+        for event in events.iter() {
+            let Some(socket) = lock(&rt.registry).get(&event.token().0).cloned() else {
+                continue;
+            };
+            let Some(conn) = socket.conn() else {
+                continue;
+            };
+            if event.is_readable() || event.is_read_closed() || event.is_error() {
+                read_ready(&engine, conn, &socket, &mut buf, event.is_read_closed());
+            }
+            if event.is_writable() {
+                engine.flush_backlog(conn);
+            }
+        }
+        // Let the other tasks run between two batches.
+        smol::future::yield_now().await;
+    }
+}
+
+/// Collects the poller's events without waiting (smol's reactor did the waiting).
+fn poll_now(poller: &Async<PollFd>, events: &mut Events) -> io::Result<()> {
+    let mut poll = poller
+        .get_ref()
+        .poll
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    poll.poll(events, Some(Duration::ZERO))
+}
+
+/// Reads a socket that became readable until it has nothing more. A read that did not fill
+/// the buffer emptied it, and the next arrival brings a new edge, unless the peer's end of
+/// stream is already known to be there (`ended`): then read on until it shows.
+fn read_ready(
+    engine: &Arc<Engine<Smol>>,
+    conn: ConnId,
+    socket: &SmolSocket,
+    buf: &mut [u8],
+    ended: bool,
+) {
+    loop {
+        match (&socket.stream).read(buf) {
+            Ok(0) => return engine.read_closed(conn),
             Ok(n) => {
                 engine.received(conn, &buf[..n]);
-                Outcome::More
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) =>
-            {
-                Outcome::More
-            }
-            Err(_) => Outcome::Failed,
-        });
-        match outcome {
-            Outcome::More => {}
-            Outcome::Ended => return engine.read_closed(conn),
-            Outcome::Failed => return engine.failed(conn),
-        }
-    }
-}
-
-/// Writes what the socket did not take at once, as it becomes writable.
-async fn write_backlog(engine: Arc<Engine<Smol>>, conn: ConnId, socket: Arc<SmolSocket>) {
-    while let Some(batch) = engine.take_backlog(conn) {
-        let mut queue = VecDeque::from(batch);
-        while !queue.is_empty() {
-            let written = match socket.0.get_ref().write_vectored(&slices(&queue)) {
-                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match socket.0.writable().await {
-                        Ok(()) => continue,
-                        Err(e) => Err(e),
-                    }
+                if n < buf.len() && !ended {
+                    return;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => Err(e),
-            };
-            match written {
-                Ok(n) => {
-                    consume(&mut queue, n);
-                    engine.written(conn, n);
-                }
-                Err(_) => return engine.failed(conn),
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                lock(&socket.registry).remove(&socket.key);
+                return engine.failed(conn);
             }
         }
     }

@@ -81,8 +81,12 @@ pub struct StdSocket(TcpStream);
 
 impl Socket for StdSocket {
     fn try_write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        SockRef::from(&self.0)
-            .send_vectored_with_flags(bufs, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+        let socket = SockRef::from(&self.0);
+        let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        match bufs {
+            [one] => socket.send_with_flags(one, flags),
+            _ => socket.send_vectored_with_flags(bufs, flags),
+        }
     }
 
     fn close(&self) {

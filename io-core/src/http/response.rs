@@ -201,16 +201,16 @@ pub enum Segment {
 impl Segment {
     /// Appends this segment's bytes to `out`. Shared payloads stay shared: only heads and
     /// chunk framing are new allocations.
-    pub fn encode_into(self, out: &mut Vec<Bytes>) {
+    pub fn encode_into(self, out: &mut impl Extend<Bytes>) {
         match self {
-            Segment::Head(h) => out.push(h.encode()),
-            Segment::Body(b) | Segment::Raw(b) => out.push(b),
-            Segment::Chunk(b) => {
-                out.push(Bytes::from(format!("{:x}\r\n", b.len())));
-                out.push(b);
-                out.push(Bytes::from_static(b"\r\n"));
-            }
-            Segment::LastChunk => out.push(Bytes::from_static(b"0\r\n\r\n")),
+            Segment::Head(h) => out.extend([h.encode()]),
+            Segment::Body(b) | Segment::Raw(b) => out.extend([b]),
+            Segment::Chunk(b) => out.extend([
+                Bytes::from(format!("{:x}\r\n", b.len())),
+                b,
+                Bytes::from_static(b"\r\n"),
+            ]),
+            Segment::LastChunk => out.extend([Bytes::from_static(b"0\r\n\r\n")]),
         }
     }
 

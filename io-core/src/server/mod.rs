@@ -59,6 +59,15 @@ impl Transmit {
         response::encode(self.segments)
     }
 
+    /// The segments as bytes, appended to a write queue (empty ones left out).
+    pub fn encode_into(self, queue: &mut std::collections::VecDeque<Bytes>) {
+        for s in self.segments {
+            if s.wire_len() > 0 {
+                s.encode_into(queue);
+            }
+        }
+    }
+
     /// How many bytes [`into_bytes`](Self::into_bytes) will give.
     pub fn len(&self) -> usize {
         self.segments.iter().map(Segment::wire_len).sum()
@@ -110,6 +119,8 @@ pub struct Server {
     resume: Vec<ConnId>,
     /// Connections whose peer stopped reading: cut off once the current input is done.
     cutoffs: Vec<ConnId>,
+    /// Reused for the frames decoded from each WebSocket read.
+    ws_events: Vec<crate::websocket::WsEvent>,
     random: RandomFn,
     policy: Bytes,
     script: ClientScript,
@@ -165,6 +176,7 @@ impl Server {
             events: VecDeque::new(),
             resume: Vec::new(),
             cutoffs: Vec::new(),
+            ws_events: Vec::new(),
             random,
             policy,
             script: ClientScript::new(),

@@ -58,7 +58,7 @@ impl Server {
         }
     }
 
-    /// The attach routine (PROTOCOL.md §3.3): the id first if it has not gone out, then
+    /// The attach routine (docs/PROTOCOL.md §3.3): the id first if it has not gone out, then
     /// the queue, as one payload; `Connect` on the first attach; heartbeats if enabled.
     pub(super) fn attach(&mut self, sid: SessionId, now: Instant) {
         self.disarm(TimerOwner::Session(sid), TimerKind::Close);

@@ -113,15 +113,22 @@ impl Server {
     }
 
     pub(super) fn ws_input(&mut self, id: ConnId, data: &[u8], now: Instant) {
-        let mut events = Vec::new();
+        // One buffer for the decoded events of every read, not one per read.
+        let mut events = std::mem::take(&mut self.ws_events);
+        self.ws_feed(id, data, &mut events, now);
+        events.clear();
+        self.ws_events = events;
+    }
+
+    fn ws_feed(&mut self, id: ConnId, data: &[u8], events: &mut Vec<WsEvent>, now: Instant) {
         let (sid, result) = match self.conns.get_mut(&id) {
             Some(Conn {
                 state: ConnState::WebSocket { session, codec },
                 ..
-            }) => (*session, codec.feed(data, &mut events)),
+            }) => (*session, codec.feed(data, events)),
             _ => return,
         };
-        for ev in events {
+        for ev in events.drain(..) {
             match ev {
                 WsEvent::Text(text) => self.on_payload(sid, &text, now),
                 WsEvent::Ping(p) => {

@@ -8,12 +8,18 @@ use super::{htmlfile, joined, script_string};
 use crate::http::response::Segment;
 use crate::websocket::rfc6455;
 
+/// Below this size a WebSocket message is built as one buffer (header, payload, trailer):
+/// copying a small payload once is cheaper than a vectored write per recipient.
+const ONE_BUFFER_BELOW: usize = 4096;
+
 pub(crate) struct Payload {
     /// The encoded frames, shared by every recipient.
     pub frames: Vec<Bytes>,
     htmlfile: Option<Segment>,
     script: Option<Bytes>,
     rfc6455_header: Option<Bytes>,
+    rfc6455_message: Option<Bytes>,
+    hixie_message: Option<Bytes>,
 }
 
 impl Payload {
@@ -23,7 +29,38 @@ impl Payload {
             htmlfile: None,
             script: None,
             rfc6455_header: None,
+            rfc6455_message: None,
+            hixie_message: None,
         }
+    }
+
+    /// Whether the whole message is small enough to be built as one buffer.
+    pub fn is_small(&self) -> bool {
+        self.len() < ONE_BUFFER_BELOW
+    }
+
+    /// A small payload as one whole RFC 6455 text message.
+    pub fn rfc6455_message(&mut self) -> Bytes {
+        if let Some(m) = &self.rfc6455_message {
+            return m.clone();
+        }
+        let header = self.rfc6455_header();
+        let m = join(std::iter::once(&header).chain(&self.frames), &[]);
+        self.rfc6455_message.get_or_insert(m).clone()
+    }
+
+    /// A small payload as one whole hixie message: 0x00, the text, 0xFF.
+    pub fn hixie_message(&mut self) -> Bytes {
+        let frames = &self.frames;
+        self.hixie_message
+            .get_or_insert_with(|| {
+                let start = Bytes::from_static(crate::websocket::hixie::FRAME_START);
+                join(
+                    std::iter::once(&start).chain(frames),
+                    crate::websocket::hixie::FRAME_END,
+                )
+            })
+            .clone()
     }
 
     pub fn len(&self) -> usize {
@@ -53,6 +90,16 @@ impl Payload {
     }
 }
 
+fn join<'a>(parts: impl Iterator<Item = &'a Bytes> + Clone, tail: &[u8]) -> Bytes {
+    let len = parts.clone().map(Bytes::len).sum::<usize>() + tail.len();
+    let mut out = Vec::with_capacity(len);
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    out.extend_from_slice(tail);
+    Bytes::from(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +117,9 @@ mod tests {
         assert_eq!(a.as_ptr(), b.as_ptr());
         assert_eq!(p.rfc6455_header().as_ptr(), p.rfc6455_header().as_ptr());
         assert_eq!(&p.rfc6455_header()[..], [0x81, 9]);
+        assert_eq!(&p.rfc6455_message()[..], b"\x81\x09~m~2~m~<>");
+        assert_eq!(p.rfc6455_message().as_ptr(), p.rfc6455_message().as_ptr());
+        assert_eq!(&p.hixie_message()[..], b"\x00~m~2~m~<>\xff");
+        assert_eq!(p.hixie_message().as_ptr(), p.hixie_message().as_ptr());
     }
 }

@@ -139,6 +139,12 @@ impl Codec {
     pub(crate) fn wrap(&self, payload: &mut Payload) -> Vec<Segment> {
         let mut out = Vec::with_capacity(payload.frames.len() + 2);
         match self {
+            Codec::Hixie { .. } if payload.is_small() => {
+                out.push(Segment::Raw(payload.hixie_message()));
+            }
+            Codec::Rfc6455(_) if payload.is_small() => {
+                out.push(Segment::Raw(payload.rfc6455_message()));
+            }
             Codec::Hixie { .. } => {
                 out.push(Segment::Raw(Bytes::from_static(hixie::FRAME_START)));
                 out.extend(payload.frames.iter().cloned().map(Segment::Raw));
