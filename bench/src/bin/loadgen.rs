@@ -201,8 +201,8 @@ fn run(a: &Args) -> Result<String, String> {
     let mut d = Driver::new(target, transport, handshake_only, sources, slots)
         .map_err(|e| e.to_string())?;
 
-    let mut r = Report(Vec::new());
-    r.put("result workload", a.workload.name());
+    let mut r = Report(vec!["result".to_string()]);
+    r.put("workload", a.workload.name());
     r.put("transport", transport.name());
     r.put("clients", a.clients);
     if matches!(
