@@ -675,7 +675,7 @@ pub fn xhr_multipart(addr: SocketAddr) -> Vec<String> {
 // ---------------------------------------------------------------------------------------------
 // WebSocket (hixie) and flashsocket
 
-/// The hixie-76 worked example (PROTOCOL.md §4.1).
+/// The hixie-76 worked example (docs/PROTOCOL.md §4.1.2).
 pub const KEY1: &str = "18x 6]8vM;54 *(5:  {   U1]8  z [  8";
 pub const KEY2: &str = "1_ tx7X d  <  nw  334J702) 7]o}` 0";
 pub const KEY3: &[u8; 8] = b"Tm[K T2u";

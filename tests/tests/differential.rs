@@ -1,6 +1,6 @@
 //! Differential tests: each script runs against the reference (npm socket.io@0.6.18) and
 //! against our `chat` example; the normalised transcripts must be equal, except for the
-//! differences listed here, each of which fixes a defect named in PROTOCOL.md §10. A
+//! differences listed here, each of which fixes a defect named in docs/PROTOCOL.md §10. A
 //! listed difference that no longer occurs fails the test too, so the list stays true.
 
 use tests::ours::{options_from_reference_json, ours_on, ADAPTERS};
@@ -209,7 +209,7 @@ fn inline_flash_policy_matches_the_reference() {
     differential("flash-policy");
 }
 
-// Facts of the reference's bytes that PROTOCOL.md states.
+// Facts of the reference's bytes that docs/PROTOCOL.md states (§1.1, §4, §6.1).
 
 use std::net::SocketAddr;
 use tests::raw::{request, Conn, Framing};
