@@ -85,6 +85,7 @@ impl Args {
 
     /// Default options with the policy port, logging to stderr unless `--quiet`.
     pub fn options(&self) -> Options {
+        keep_memory_returnable();
         let mut options = Options::default();
         options.flash_policy_server = self.policy_port;
         if self.quiet {
@@ -107,6 +108,22 @@ impl Args {
                 app.attach(io_smol::Server::bind(self.addr(), self.options())?).run(),
             ),
         }
+    }
+}
+
+/// glibc raises its threshold for giving large blocks their own mapping each time it frees
+/// one, so after a burst of sessions the server's tables come from the heap and their memory
+/// stays with the process once the sessions are gone. Fixing the threshold at its starting
+/// value (128 KiB) keeps large tables in mappings of their own, which go back to the system
+/// when the tables shrink. Setting `MALLOC_MMAP_THRESHOLD_=131072` in the environment does
+/// the same for any program.
+fn keep_memory_returnable() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: mallopt only changes the allocator's tuning; it is called before the server
+    // starts any thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
     }
 }
 

@@ -29,7 +29,8 @@
 //!
 //! Flow control lives here, not in the adapters: the server counts the bytes it handed out
 //! and the bytes reported written, and cuts off a peer whose unread backlog passes
-//! [`Limits::max_unwritten`] (its session ends with [`DisconnectReason::SlowPeer`]), so
+//! [`Limits::max_unwritten`] (a session without a close timeout ends with
+//! [`DisconnectReason::SlowPeer`]; one with a close timeout may re-attach), so
 //! every embedder gets the same protection. [`Server::buffered`] tells the application how
 //! much is on its way to a session.
 //!

@@ -54,7 +54,7 @@ pub struct Limits {
     pub max_queue: usize,
     /// Bytes transmitted to one connection that the embedder has not yet reported written
     /// (`Server::handle_written`): a peer that stops reading while more is sent to it past
-    /// this is cut off (`DisconnectReason::SlowPeer`). One response larger than this still
+    /// this is cut off (see `DisconnectReason::SlowPeer`). One response larger than this still
     /// goes out whole.
     pub max_unwritten: usize,
     /// Sessions alive at once (503 past it).

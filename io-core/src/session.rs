@@ -91,7 +91,10 @@ pub enum DisconnectReason {
     /// More than `max_queue` bytes waited for a transport that never came.
     QueueOverflow,
     /// The peer did not read: more than `max_unwritten` bytes written to its connection
-    /// were still on their way, so it was cut off.
+    /// were still on their way, so the connection was cut off, and with it a session whose
+    /// transport has no close timeout (WebSocket, the streams). A polling session whose
+    /// connection is cut off may still re-attach within its close timeout; if it does not,
+    /// it ends as `TransportClosed`.
     SlowPeer,
     /// The peer broke the protocol (the text says how).
     ProtocolError(String),

@@ -48,7 +48,12 @@ impl Conns {
 
     pub fn remove(&mut self, id: &ConnId) -> Option<Conn> {
         self.get(id)?;
-        Some(self.slots.remove(id.index()).1)
+        let conn = self.slots.remove(id.index()).1;
+        // Ids name their slot, so slots cannot move; the free ones at the end can go.
+        if wasteful(self.slots.len(), self.slots.capacity()) {
+            self.slots.shrink_to_fit();
+        }
+        Some(conn)
     }
 
     pub fn keys(&self) -> impl Iterator<Item = ConnId> + '_ {
@@ -60,6 +65,12 @@ impl Conns {
     pub fn len(&self) -> usize {
         self.slots.len()
     }
+}
+
+/// Whether a table holds so little of what it has room for that shrinking it pays: a
+/// burst of sessions must not keep its memory once it is over.
+pub(crate) fn wasteful(len: usize, capacity: usize) -> bool {
+    capacity >= 1024 && len < capacity / 4
 }
 
 /// Session ids are 128 random bits already: their low 64 bits are as good a hash as any,
@@ -118,7 +129,18 @@ impl Sessions {
 
     pub fn remove(&mut self, id: &SessionId) -> Option<Session> {
         let slot = self.index.remove(id)?;
-        Some(self.slots.remove(slot).1)
+        let session = self.slots.remove(slot).1;
+        // After a burst, give the memory back: sessions move to the front and the index
+        // follows them.
+        if wasteful(self.slots.len(), self.slots.capacity()) {
+            let index = &mut self.index;
+            self.slots.compact(|(id, _), _, to| {
+                index.insert(*id, to);
+                true
+            });
+            self.index.shrink_to_fit();
+        }
+        Some(session)
     }
 
     /// Every session id, in slot order.

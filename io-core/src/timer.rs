@@ -132,6 +132,10 @@ impl Timers {
         let last = self.heap.len() - 1;
         self.heap.swap(pos, last);
         self.heap.pop();
+        if crate::table::wasteful(self.heap.len(), self.heap.capacity()) {
+            self.heap.shrink_to(self.heap.len() * 2);
+            self.index.shrink_to(self.heap.len() * 2);
+        }
         if pos < self.heap.len() {
             self.index.insert(self.heap[pos].key, pos);
             let pos = self.sift_up(pos);
