@@ -73,10 +73,13 @@ pub(crate) fn wasteful(len: usize, capacity: usize) -> bool {
     capacity >= 1024 && len < capacity / 4
 }
 
-/// Session ids are 128 random bits already: their low 64 bits are as good a hash as any,
-/// and cheaper. Ids are chosen by the server, so a peer cannot crowd one bucket.
-#[derive(Debug, Default)]
+/// The hasher of the core's maps. Their keys are session ids (128 random bits already),
+/// connection ids (slot and generation) and timer keys made of those: none is chosen by a
+/// peer, so a multiply per word is hash enough, and much cheaper than SipHash.
+#[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct IdHasher(u64);
+
+const SEED: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -84,21 +87,42 @@ impl Hasher for IdHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
         }
     }
 
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
     fn write_u64(&mut self, n: u64) {
-        self.0 ^= n;
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(SEED);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_isize(&mut self, n: isize) {
+        self.write_u64(n as u64);
     }
 }
+
+/// A map with [`IdHasher`].
+pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// Sessions, in slot order, with an index by wire id.
 #[derive(Default)]
 pub(crate) struct Sessions {
     slots: Slab<(SessionId, Session)>,
-    index: HashMap<SessionId, usize, BuildHasherDefault<IdHasher>>,
+    index: IdMap<SessionId, usize>,
 }
 
 impl std::fmt::Debug for Sessions {

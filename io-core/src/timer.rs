@@ -5,11 +5,11 @@
 //! re-arms several), and the next deadline is always the top entry. Equal deadlines fire in
 //! the order they were armed, so the same inputs always give the same outputs.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use crate::conn::ConnId;
 use crate::session::SessionId;
+use crate::table::IdMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum TimerKind {
@@ -65,7 +65,7 @@ impl Entry {
 pub(crate) struct Timers {
     heap: Vec<Entry>,
     /// Where each armed timer sits in `heap`.
-    index: HashMap<TimerKey, usize>,
+    index: IdMap<TimerKey, usize>,
     seq: u64,
 }
 
@@ -137,7 +137,9 @@ impl Timers {
             self.index.shrink_to(self.heap.len() * 2);
         }
         if pos < self.heap.len() {
-            self.index.insert(self.heap[pos].key, pos);
+            if let Some(slot) = self.index.get_mut(&self.heap[pos].key) {
+                *slot = pos;
+            }
             let pos = self.sift_up(pos);
             self.sift_down(pos);
         }
@@ -175,8 +177,11 @@ impl Timers {
 
     fn swap(&mut self, a: usize, b: usize) {
         self.heap.swap(a, b);
-        self.index.insert(self.heap[a].key, a);
-        self.index.insert(self.heap[b].key, b);
+        for pos in [a, b] {
+            if let Some(slot) = self.index.get_mut(&self.heap[pos].key) {
+                *slot = pos;
+            }
+        }
     }
 }
 
