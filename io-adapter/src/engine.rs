@@ -128,11 +128,16 @@ impl<R: Runtime> Engine<R> {
         let mut st = self.lock();
         let out = input(&mut st, now);
         let wake = self.drain(&mut st, now);
+        // Whoever is dispatching already will see the new events; otherwise it is us.
+        let dispatch =
+            !st.dispatching && (!st.events.is_empty() || (st.shut_down && !st.stopped_told));
         drop(st);
         if wake {
             self.runtime.wake_timer();
         }
-        self.dispatch();
+        if dispatch {
+            self.dispatch();
+        }
         out
     }
 
