@@ -220,6 +220,10 @@ impl<R: Runtime> Engine<R> {
     /// `conn` can take bytes again, so write its backlog now, as far as it goes. A no-op for
     /// a connection without one.
     pub fn flush_backlog(self: &Arc<Self>, conn: ConnId) {
+        // Readiness events say "writable" on almost every read: most find nothing to do.
+        if !self.lock().conns.get(&conn).is_some_and(|out| out.writer) {
+            return;
+        }
         self.with_state(|st, now| {
             let Some(out) = st.conns.get_mut(&conn) else {
                 return;
