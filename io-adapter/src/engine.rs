@@ -231,21 +231,8 @@ impl<R: Runtime> Engine<R> {
             if !out.writer {
                 return;
             }
-            match out.flush(&mut st.core, conn) {
-                Ok(false) => {}
-                Ok(true) => {
-                    out.writer = false;
-                    if out.close_after {
-                        out.socket.close();
-                        st.conns.remove(&conn);
-                    }
-                }
-                Err(_) => {
-                    out.socket.close();
-                    st.conns.remove(&conn);
-                    st.core.handle_closed(conn, now);
-                }
-            }
+            let flushed = out.flush(&mut st.core, conn);
+            settle(st, conn, flushed, now);
         });
     }
 
@@ -265,10 +252,6 @@ impl<R: Runtime> Engine<R> {
             self.command(|core, now| core.shutdown(now));
         }
         first
-    }
-
-    pub fn is_shut_down(&self) -> bool {
-        self.lock().shut_down
     }
 
     /// Carries out what the core produced: writes, closes, and events into the queue.
@@ -297,19 +280,8 @@ impl<R: Runtime> Engine<R> {
                 }
                 Ok(done)
             });
-            match flushed {
-                Ok(true) if out.close_after => {
-                    out.socket.close();
-                    st.conns.remove(&conn);
-                }
-                Ok(_) => {}
-                Err(_) => {
-                    out.socket.close();
-                    st.conns.remove(&conn);
-                    // Whatever that makes the core say joins this loop.
-                    st.core.handle_closed(conn, now);
-                }
-            }
+            // A failure makes the core say more; that joins this loop.
+            settle(st, conn, flushed, now);
         }
         while let Some(e) = st.core.poll_event() {
             st.events.push_back(e);
@@ -367,6 +339,30 @@ impl<R: Runtime> Engine<R> {
         let log = self.lock().core.options().log.clone();
         if let Some(log) = log {
             log(line);
+        }
+    }
+}
+
+/// Acts on how writing a connection's queue went: all written (the writer is done, and the
+/// connection closes if it was to), the socket full (a writer goes on), or failed (the
+/// connection is gone, and the core hears of it).
+fn settle<S: Socket>(st: &mut State<S>, conn: ConnId, flushed: io::Result<bool>, now: Instant) {
+    let Some(out) = st.conns.get_mut(&conn) else {
+        return;
+    };
+    match flushed {
+        Ok(false) => {}
+        Ok(true) => {
+            out.writer = false;
+            if out.close_after {
+                out.socket.close();
+                st.conns.remove(&conn);
+            }
+        }
+        Err(_) => {
+            out.socket.close();
+            st.conns.remove(&conn);
+            st.core.handle_closed(conn, now);
         }
     }
 }

@@ -29,15 +29,6 @@ pub fn coalesce(queue: &mut VecDeque<Bytes>) {
     queue.push_back(Bytes::from(one));
 }
 
-/// The front of a write queue as slices for one vectored write.
-pub fn slices(queue: &VecDeque<Bytes>) -> Vec<IoSlice<'_>> {
-    queue
-        .iter()
-        .take(MAX_SLICES)
-        .map(|b| IoSlice::new(b))
-        .collect()
-}
-
 /// Room for the slices of one vectored write, on the stack: no allocation per write.
 pub struct Slices<'a>([IoSlice<'a>; MAX_SLICES]);
 
@@ -146,6 +137,6 @@ mod tests {
     #[test]
     fn slices_cover_the_front() {
         let q: VecDeque<Bytes> = (0..100).map(|_| Bytes::from_static(b"x")).collect();
-        assert_eq!(slices(&q).len(), MAX_SLICES);
+        assert_eq!(Slices::new().front(&q).len(), MAX_SLICES);
     }
 }

@@ -387,10 +387,8 @@ fn read_ready(
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => {
-                lock(&socket.registry).remove(&socket.key);
-                return engine.failed(conn);
-            }
+            // The engine closes the socket, which takes it out of the registry.
+            Err(_) => return engine.failed(conn),
         }
     }
 }

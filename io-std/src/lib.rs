@@ -25,14 +25,14 @@
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use io_adapter::write::{consume, slices};
+use io_adapter::write::{consume, write_front};
 use io_adapter::{Engine, Socket};
 use io_core::{ConnId, ConnectionInfo};
 use socket2::SockRef;
@@ -236,7 +236,7 @@ fn write_backlog(engine: Arc<Engine<Threads>>, conn: ConnId, socket: Arc<StdSock
     while let Some(batch) = engine.take_backlog(conn) {
         let mut queue = VecDeque::from(batch);
         while !queue.is_empty() {
-            match (&socket.0).write_vectored(&slices(&queue)) {
+            match write_front(&mut &socket.0, &queue) {
                 Ok(0) => return engine.failed(conn),
                 Ok(n) => {
                     consume(&mut queue, n);

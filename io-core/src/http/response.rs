@@ -89,14 +89,15 @@ pub struct Head {
 impl Head {
     /// The length of [`encode`](Self::encode)'s result.
     pub fn encoded_len(&self) -> usize {
-        let status_line = 9 + self.status.to_string().len() + 1 + reason(self.status).len() + 2;
+        let status_line =
+            9 + decimal_digits(usize::from(self.status)) + 1 + reason(self.status).len() + 2;
         let headers: usize = self
             .headers
             .iter()
             .map(|(n, v)| clean_len(n) + 2 + clean_len(v) + 2)
             .sum();
         let framing = match self.framing {
-            Framing::Length(n) => 16 + n.to_string().len() + 2,
+            Framing::Length(n) => 16 + decimal_digits(n) + 2,
             Framing::Chunked => 28,
             Framing::UntilClose => 0,
         };
@@ -161,6 +162,10 @@ pub fn head<'a>(
 
 fn clean_len(s: &str) -> usize {
     s.bytes().filter(|&b| b != b'\r' && b != b'\n').count()
+}
+
+fn decimal_digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 fn hex_digits(n: usize) -> usize {

@@ -18,7 +18,7 @@ use crate::options::{Options, RandomFn};
 use crate::policy;
 use crate::session::{DisconnectReason, SessionId};
 use crate::table::{Conns, Sessions};
-use crate::timer::{TimerKey, TimerOwner, Timers};
+use crate::timer::{TimerOwner, Timers};
 use crate::transport::TransportKind;
 
 mod heartbeats;
@@ -62,7 +62,7 @@ impl Transmit {
     /// The segments as bytes, appended to a write queue (empty ones left out).
     pub fn encode_into(self, queue: &mut std::collections::VecDeque<Bytes>) {
         for s in self.segments {
-            if s.wire_len() > 0 {
+            if !matches!(&s, Segment::Body(b) | Segment::Raw(b) if b.is_empty()) {
                 s.encode_into(queue);
             }
         }
@@ -530,14 +530,6 @@ impl Server {
         if let Some(sid) = c.session() {
             self.transport_lost(sid, id, DisconnectReason::TransportClosed, now);
         }
-    }
-
-    fn set_timer(&mut self, owner: TimerOwner, kind: crate::timer::TimerKind, at: Instant) {
-        self.timers.set(TimerKey { owner, kind }, at);
-    }
-
-    fn cancel_timer(&mut self, owner: TimerOwner, kind: crate::timer::TimerKind) {
-        self.timers.cancel(TimerKey { owner, kind });
     }
 
     fn log(&self, args: std::fmt::Arguments<'_>) {

@@ -10,11 +10,11 @@ use super::Server;
 
 impl Server {
     pub(super) fn arm(&mut self, owner: TimerOwner, kind: TimerKind, at: Instant) {
-        self.set_timer(owner, kind, at);
+        self.timers.set(TimerKey { owner, kind }, at);
     }
 
     pub(super) fn disarm(&mut self, owner: TimerOwner, kind: TimerKind) {
-        self.cancel_timer(owner, kind);
+        self.timers.cancel(TimerKey { owner, kind });
     }
 
     pub(super) fn arm_request_timer(&mut self, id: ConnId, now: Instant) {
