@@ -30,10 +30,8 @@ pub fn utf16_len(s: &str) -> usize {
 
 /// Appends `~m~<len>~m~<data>` to `out`.
 pub fn write_frame(out: &mut Vec<u8>, data: &str) {
-    use std::io::Write;
     out.extend_from_slice(MARKER.as_bytes());
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "{}", utf16_len(data));
+    push_decimal(out, utf16_len(data));
     out.extend_from_slice(MARKER.as_bytes());
     out.extend_from_slice(data.as_bytes());
 }
@@ -55,9 +53,39 @@ pub fn encode(msg: &Message) -> Bytes {
 
 /// One frame holding the text `s` verbatim (used for the session id).
 pub fn encode_text(s: &str) -> Bytes {
-    let mut out = Vec::with_capacity(s.len() + 16);
-    write_frame(&mut out, s);
+    // Exactly the frame's size: a `Bytes` made from a full vector needs no second allocation.
+    let units = utf16_len(s);
+    let mut out = Vec::with_capacity(2 * MARKER.len() + decimal_digits(units) + s.len());
+    out.extend_from_slice(MARKER.as_bytes());
+    push_decimal(&mut out, units);
+    out.extend_from_slice(MARKER.as_bytes());
+    out.extend_from_slice(s.as_bytes());
     Bytes::from(out)
+}
+
+fn decimal_digits(mut n: usize) -> usize {
+    let mut digits = 1;
+    while n >= 10 {
+        n /= 10;
+        digits += 1;
+    }
+    digits
+}
+
+/// Appends `n` in decimal, without the formatting machinery.
+fn push_decimal(out: &mut Vec<u8>, n: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// `~m~<len>~m~~h~<counter>`.
@@ -80,13 +108,9 @@ pub struct Decoded<'a> {
 /// Strict decoding of one payload into the data strings of its frames.
 pub fn decode(payload: &str) -> Decoded<'_> {
     let mut frames = Vec::new();
-    let mut pos = 0;
-    while pos < payload.len() {
-        match decode_frame(payload, pos) {
-            Ok((data, next)) => {
-                frames.push(data);
-                pos = next;
-            }
+    for frame in Frames::new(payload) {
+        match frame {
+            Ok(data) => frames.push(data),
             Err(error) => {
                 return Decoded {
                     frames,
@@ -98,6 +122,39 @@ pub fn decode(payload: &str) -> Decoded<'_> {
     Decoded {
         frames,
         error: None,
+    }
+}
+
+/// The frames of one payload, decoded one at a time: what [`decode`] collects, without a
+/// vector for the common payload of one frame. After an error it yields nothing more.
+pub struct Frames<'a> {
+    payload: &'a str,
+    pos: usize,
+}
+
+impl<'a> Frames<'a> {
+    pub fn new(payload: &'a str) -> Self {
+        Frames { payload, pos: 0 }
+    }
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<&'a str, CodecError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.payload.len() {
+            return None;
+        }
+        match decode_frame(self.payload, self.pos) {
+            Ok((data, next)) => {
+                self.pos = next;
+                Some(Ok(data))
+            }
+            Err(e) => {
+                self.pos = self.payload.len();
+                Some(Err(e))
+            }
+        }
     }
 }
 
@@ -351,6 +408,26 @@ mod tests {
                 available: 0,
             },
         );
+    }
+
+    #[test]
+    fn encoded_lengths_are_decimal_utf16_units() {
+        for n in [0, 1, 9, 10, 99, 100, 12345] {
+            let s = "a".repeat(n);
+            assert_eq!(&encode_text(&s)[..], format!("~m~{n}~m~{s}").as_bytes());
+        }
+        assert_eq!(&encode_text("\u{1F600}é")[..], "~m~3~m~\u{1F600}é".as_bytes());
+        let mut out = Vec::new();
+        write_frame(&mut out, "héllo");
+        assert_eq!(out, "~m~5~m~héllo".as_bytes());
+    }
+
+    #[test]
+    fn frames_stop_at_the_first_error() {
+        let mut it = Frames::new("~m~1~m~a~m~20~m~b~m~1~m~c");
+        assert_eq!(it.next(), Some(Ok("a")));
+        assert!(matches!(it.next(), Some(Err(CodecError::Truncated { .. }))));
+        assert_eq!(it.next(), None);
     }
 
     #[test]

@@ -61,6 +61,10 @@ const READ_BUF: usize = 64 * 1024;
 /// Events taken from the poller at once.
 const EVENTS: usize = 1024;
 
+/// Batches served before the poll task waits in smol's reactor again, so that a server
+/// under constant load still lets the reactor see its other sources (the listener, timers).
+const BATCHES_PER_WAIT: usize = 64;
+
 /// How long the server's thread goes on after shutdown, so that the last writes finish.
 const LINGER: Duration = Duration::from_millis(500);
 
@@ -334,25 +338,30 @@ async fn poll_loop(engine: Arc<Engine<Smol>>, poller: Async<PollFd>) {
         if !ready {
             return;
         }
-        if poll_now(&poller, &mut events).is_err() {
-            continue;
-        }
-        for event in events.iter() {
-            let Some(socket) = lock(&rt.registry).get(&event.token().0).cloned() else {
-                continue;
-            };
-            let Some(conn) = socket.conn() else {
-                continue;
-            };
-            if event.is_readable() || event.is_read_closed() || event.is_error() {
-                read_ready(&engine, conn, &socket, &mut buf, event.is_read_closed());
+        // Serve batches while the poller has them, and go back to smol's reactor only when
+        // it has none: each wait there costs several system calls, a batch here one.
+        for _ in 0..BATCHES_PER_WAIT {
+            match poll_now(&poller, &mut events) {
+                Ok(()) if !events.is_empty() => {}
+                _ => break,
             }
-            if event.is_writable() {
-                engine.flush_backlog(conn);
+            for event in events.iter() {
+                let Some(socket) = lock(&rt.registry).get(&event.token().0).cloned() else {
+                    continue;
+                };
+                let Some(conn) = socket.conn() else {
+                    continue;
+                };
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    read_ready(&engine, conn, &socket, &mut buf, event.is_read_closed());
+                }
+                if event.is_writable() {
+                    engine.flush_backlog(conn);
+                }
             }
+            // Let the other tasks run between two batches.
+            smol::future::yield_now().await;
         }
-        // Let the other tasks run between two batches.
-        smol::future::yield_now().await;
     }
 }
 

@@ -271,21 +271,24 @@ impl Server {
     }
 
     pub(super) fn on_payload(&mut self, sid: SessionId, payload: &str, now: Instant) {
-        let decoded = codec::decode(payload);
-        for data in decoded.frames {
+        for frame in codec::Frames::new(payload) {
             if !self.sessions.contains_key(&sid) {
                 return;
             }
+            let data = match frame {
+                Ok(data) => data,
+                Err(e) => {
+                    self.log(format_args!(
+                        "rest of a payload from session {sid} dropped: {e}"
+                    ));
+                    return;
+                }
+            };
             match codec::interpret(data) {
                 Ok(Incoming::Heartbeat(n)) => self.on_heartbeat(sid, &n, now),
                 Ok(Incoming::Message(m)) => self.events.push_back(Event::Message(sid, m)),
                 Err(e) => self.log(format_args!("message from session {sid} dropped: {e}")),
             }
-        }
-        if let Some(e) = decoded.error {
-            self.log(format_args!(
-                "rest of a payload from session {sid} dropped: {e}"
-            ));
         }
     }
 }

@@ -44,9 +44,13 @@ impl Payload {
         if let Some(m) = &self.rfc6455_message {
             return m.clone();
         }
-        let header = self.rfc6455_header();
-        let m = join(std::iter::once(&header).chain(&self.frames), &[]);
-        self.rfc6455_message.get_or_insert(m).clone()
+        let len = self.len();
+        let mut out = Vec::with_capacity(rfc6455::frame_header_len(len) + len);
+        rfc6455::push_frame_header(&mut out, rfc6455::OP_TEXT, len);
+        for f in &self.frames {
+            out.extend_from_slice(f);
+        }
+        self.rfc6455_message.get_or_insert(Bytes::from(out)).clone()
     }
 
     /// A small payload as one whole hixie message: 0x00, the text, 0xFF.

@@ -218,7 +218,10 @@ impl Rfc6455Decoder {
                     ));
                 }
                 if opcode == OP_TEXT {
-                    self.message = Some(Vec::new());
+                    // Room for the whole frame at once, unless the peer claims a length it
+                    // may never send: then the vector grows as the bytes arrive.
+                    let room = usize::try_from(len).map_or(0, |l| l.min(PREALLOCATE_UP_TO));
+                    self.message = Some(Vec::with_capacity(room));
                     self.utf8_checked = 0;
                 }
             }
@@ -247,9 +250,8 @@ impl Rfc6455Decoder {
         };
         let start = target.len();
         target.extend_from_slice(chunk);
-        let mask = self.frame.mask.iter().cycle().skip(self.frame.mask_offset);
-        for (b, m) in target.iter_mut().skip(start).zip(mask) {
-            *b ^= m;
+        if let Some(added) = target.get_mut(start..) {
+            unmask(added, self.frame.mask, self.frame.mask_offset);
         }
         self.frame.mask_offset = (self.frame.mask_offset + n % 4) % 4;
         self.frame.remaining -= n as u64;
@@ -299,6 +301,28 @@ impl Rfc6455Decoder {
             Err(_) => return Err(BAD_UTF8),
         }
         Ok(())
+    }
+}
+
+/// The most a frame header makes the decoder reserve before its payload arrives.
+const PREALLOCATE_UP_TO: usize = 64 * 1024;
+
+/// XORs `buf` with the masking key, starting `offset` bytes into it; eight bytes at a time,
+/// since every byte a client sends is masked.
+fn unmask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
+    let mut key = [0u8; 8];
+    for (i, k) in key.iter_mut().enumerate() {
+        *k = mask[(offset + i) % 4];
+    }
+    let word = u64::from_ne_bytes(key);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+    }
+    for (b, k) in chunks.into_remainder().iter_mut().zip(key) {
+        *b ^= k;
     }
 }
 
@@ -352,13 +376,29 @@ fn push_len(buf: &mut Vec<u8>, mask_bit: u8, len: usize) {
     }
 }
 
+/// Appends an unmasked server frame header (shortest length form, FIN set) to `out`: for a
+/// message built as one buffer.
+pub fn push_frame_header(out: &mut Vec<u8>, opcode: u8, len: usize) {
+    out.push(0x80 | (opcode & 0x0F));
+    push_len(out, 0, len);
+}
+
+/// The size of [`frame_header`] for a payload of `len` bytes.
+pub fn frame_header_len(len: usize) -> usize {
+    match len {
+        0..=MAX_CONTROL_PAYLOAD => 2,
+        126..=0xFFFF => 4,
+        _ => 10,
+    }
+}
+
 /// Unmasked server frame header for a payload of `len` bytes (shortest length form), FIN set.
 ///
 /// Sending the header and the payload as two buffers saves copying large messages.
 pub fn frame_header(opcode: u8, len: usize) -> Bytes {
-    let mut header = Vec::with_capacity(10);
-    header.push(0x80 | (opcode & 0x0F));
-    push_len(&mut header, 0, len);
+    // Exactly the header's size, so that the `Bytes` needs no second allocation.
+    let mut header = Vec::with_capacity(frame_header_len(len));
+    push_frame_header(&mut header, opcode, len);
     Bytes::from(header)
 }
 
@@ -623,6 +663,24 @@ mod tests {
         let again = dec.feed(&frame(OP_TEXT, true, b"ok"), &mut out);
         assert_eq!(again.unwrap_err().close_code, 1002);
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn unmasking_matches_byte_by_byte_at_every_offset_and_length() {
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        for offset in 0..4 {
+            for len in 0..40 {
+                let data: Vec<u8> = (0..len as u8).collect();
+                let mut fast = data.clone();
+                unmask(&mut fast, mask, offset);
+                let slow: Vec<u8> = data
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| b ^ mask[(offset + i) % 4])
+                    .collect();
+                assert_eq!(fast, slow, "offset {offset}, length {len}");
+            }
+        }
     }
 
     #[test]
