@@ -73,7 +73,7 @@ fn decimal_digits(mut n: usize) -> usize {
 }
 
 /// Appends `n` in decimal, without the formatting machinery.
-fn push_decimal(out: &mut Vec<u8>, n: usize) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, n: usize) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut n = n;

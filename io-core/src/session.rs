@@ -68,14 +68,28 @@ impl FromStr for SessionId {
 
     /// Only the canonical form parses, so every id has exactly one spelling.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let canonical =
-            s.len() == Self::LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if !canonical {
+        if s.len() != Self::LEN {
             return Err(BadSessionId);
         }
-        let node = u16::from_str_radix(&s[..4], 16).map_err(|_| BadSessionId)?;
-        let random = u128::from_str_radix(&s[4..], 16).map_err(|_| BadSessionId)?;
-        Ok(SessionId { node, random })
+        // One pass, lowercase hex digits only: every request of a session parses its id.
+        let mut value: u128 = 0;
+        let mut node: u16 = 0;
+        for (i, b) in s.bytes().enumerate() {
+            let digit = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                _ => return Err(BadSessionId),
+            };
+            if i < 4 {
+                node = node << 4 | u16::from(digit);
+            } else {
+                value = value << 4 | u128::from(digit);
+            }
+        }
+        Ok(SessionId {
+            node,
+            random: value,
+        })
     }
 }
 
@@ -225,6 +239,7 @@ mod tests {
             &format!("{} ", &good[1..]),
             "constructor",
             "toString",
+            &"é".repeat(18),
         ] {
             assert!(bad.parse::<SessionId>().is_err(), "{bad}");
         }

@@ -1,6 +1,8 @@
 //! HTTP responses: the one place that turns a status and headers into bytes.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
+
+use crate::codec::push_decimal;
 
 /// A complete response, as the application answers a request outside the resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,35 +114,37 @@ impl Head {
     /// The head as bytes. Header names and values are written as given, minus any CR or LF,
     /// so that a value can never start a header of its own.
     pub fn encode(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(256);
-        out.put_slice(b"HTTP/1.1 ");
-        out.put_slice(self.status.to_string().as_bytes());
-        out.put_u8(b' ');
-        out.put_slice(reason(self.status).as_bytes());
-        out.put_slice(b"\r\n");
+        // Exactly the head's size, so that the `Bytes` needs no second allocation.
+        let mut out = Vec::with_capacity(self.encoded_len());
+        out.extend_from_slice(b"HTTP/1.1 ");
+        push_decimal(&mut out, usize::from(self.status));
+        out.push(b' ');
+        out.extend_from_slice(reason(self.status).as_bytes());
+        out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
             put_clean(&mut out, name);
-            out.put_slice(b": ");
+            out.extend_from_slice(b": ");
             put_clean(&mut out, value);
-            out.put_slice(b"\r\n");
+            out.extend_from_slice(b"\r\n");
         }
         match self.framing {
             Framing::Length(n) => {
-                out.put_slice(b"Content-Length: ");
-                out.put_slice(n.to_string().as_bytes());
-                out.put_slice(b"\r\n");
+                out.extend_from_slice(b"Content-Length: ");
+                push_decimal(&mut out, n);
+                out.extend_from_slice(b"\r\n");
             }
-            Framing::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
+            Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
             Framing::UntilClose => {}
         }
-        out.put_slice(if self.keep_alive && self.framing != Framing::UntilClose {
+        out.extend_from_slice(if self.keep_alive && self.framing != Framing::UntilClose {
             b"Connection: keep-alive\r\n\r\n".as_slice()
         } else {
             b"Connection: close\r\n\r\n".as_slice()
         });
-        out.freeze()
+        Bytes::from(out)
     }
 }
+
 
 /// A response head as a [`Segment`].
 pub fn head<'a>(
@@ -178,12 +182,11 @@ fn hex_digits(n: usize) -> usize {
     digits
 }
 
-fn put_clean(out: &mut BytesMut, s: &str) {
-    for &b in s.as_bytes() {
-        if b != b'\r' && b != b'\n' {
-            out.put_u8(b);
-        }
+fn put_clean(out: &mut Vec<u8>, s: &str) {
+    if !s.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return out.extend_from_slice(s.as_bytes());
     }
+    out.extend(s.bytes().filter(|&b| b != b'\r' && b != b'\n'));
 }
 
 /// One piece of what a connection is to receive, as data. [`Segment::encode`] is the one
