@@ -416,7 +416,10 @@ mod tests {
             let s = "a".repeat(n);
             assert_eq!(&encode_text(&s)[..], format!("~m~{n}~m~{s}").as_bytes());
         }
-        assert_eq!(&encode_text("\u{1F600}é")[..], "~m~3~m~\u{1F600}é".as_bytes());
+        assert_eq!(
+            &encode_text("\u{1F600}é")[..],
+            "~m~3~m~\u{1F600}é".as_bytes()
+        );
         let mut out = Vec::new();
         write_frame(&mut out, "héllo");
         assert_eq!(out, "~m~5~m~héllo".as_bytes());

@@ -226,9 +226,10 @@ fn disabled_transports_are_the_applications() {
     let mut b = Bench::new(opts);
     let c = b.open(get("/socket.io/htmlfile//1"));
     assert_eq!(app_request(&mut b, c).target, "/socket.io/htmlfile//1");
-    // And the Flash probe is not answered inline.
+    // And the Flash probe is not answered inline: it is bytes that cannot be HTTP.
     let c = b.open(b"<policy-file-request/>\0");
-    assert!(b.received(c).is_empty());
+    assert_eq!(b.response(c).status, 400);
+    assert!(b.is_closed(c));
 }
 
 #[test]
@@ -273,6 +274,7 @@ fn head_too_large_is_431() {
     assert!(b.is_closed(c));
     // Also when the head arrives bit by bit and never ends.
     let c = b.connect();
+    b.input(c, "GET /socket.io/xhr-polling//1 HTTP/1.1\r\n");
     for _ in 0..30 {
         if b.is_closed(c) {
             break;
@@ -351,22 +353,47 @@ fn malformed_requests_are_400() {
         "POST /socket.io/xhr-polling/{sid}/send HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nx=1"
     ));
     assert_eq!(b.response(c).status, 400);
-    // A malformed payload: frames before the error are kept, the rest is dropped.
+    // A malformed payload: frames before the error are kept, the rest is dropped, and the
+    // sender is told so.
     let c = b.open(post(
         &format!("/socket.io/xhr-polling/{sid}/send"),
         &format!("{}~m~ 7~m~echo-me{}", frame("good"), frame("lost")),
         "",
     ));
-    assert_eq!(b.response(c).body_text(), "ok");
+    let r = b.response(c);
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body_text(),
+        "payload rejected: malformed frame: the length at byte 14 must be 1 to 10 ASCII \
+         digits without leading zeros\n"
+    );
+    assert!(
+        !b.is_closed(c),
+        "the HTTP framing was sound: keep-alive goes on"
+    );
     assert_eq!(b.messages(), vec![(sid, Message::text("good"))]);
-    // Invalid JSON is dropped, not turned into {}.
+    // Invalid JSON is dropped, not turned into {}; the frames around it are delivered.
     let c = b.open(post(
         &format!("/socket.io/xhr-polling/{sid}/send"),
         &format!("{}{}", frame("~j~{nope"), frame("after")),
         "",
     ));
-    assert_eq!(b.response(c).body_text(), "ok");
+    let r = b.response(c);
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body_text().starts_with("payload rejected: invalid JSON"),
+        "{}",
+        r.body_text()
+    );
     assert_eq!(b.messages(), vec![(sid, Message::text("after"))]);
+    // A well-formed payload is `ok`.
+    let c = b.open(post(
+        &format!("/socket.io/xhr-polling/{sid}/send"),
+        &frame("fine"),
+        "",
+    ));
+    assert_eq!(b.response(c).body_text(), "ok");
+    assert_eq!(b.messages(), vec![(sid, Message::text("fine"))]);
 }
 
 #[test]

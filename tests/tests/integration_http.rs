@@ -16,6 +16,8 @@ per_adapter!(
     requests_outside_the_resource_reach_the_application,
     foreign_upgrades_reach_the_application,
     malformed_request_gets_400_and_a_close,
+    bytes_that_cannot_be_http_are_refused_at_once,
+    malformed_payloads_are_answered_400_and_what_came_before_is_delivered,
     oversized_head_gets_431_and_a_close,
     unknown_session_ids_are_closed_unanswered,
 );
@@ -93,6 +95,91 @@ fn malformed_request_gets_400_and_a_close(adapter: Adapter) {
         conn.read_to_close(Duration::from_secs(5));
         check_live(&server, &mut live);
     }
+}
+
+fn bytes_that_cannot_be_http_are_refused_at_once(adapter: Adapter) {
+    let server = ours_on(adapter, "echo", test_options());
+    let addr = server.target.addr;
+    let mut live = Client::open(addr, Kind::WebSocket);
+    // What a browser sends when https:// is typed for this port: a TLS ClientHello, 4 KiB
+    // of binary without the blank line that ends a head. The request timeout is 30 s and
+    // the head limit is not reached: the answer must come from the bytes themselves.
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x0f, 0xfb, 0x01, 0x00, 0x0f, 0xf7, 0x03, 0x03,
+    ];
+    hello.extend((0..4096 - hello.len()).map(|i| (i * 7 % 251) as u8));
+    let garbage: [(&str, Vec<u8>); 3] = [
+        ("a TLS ClientHello", hello),
+        (
+            "a method that is no token",
+            b"G{T / HTTP/1.1\r\nHost: x".to_vec(),
+        ),
+        (
+            "a NUL in a header",
+            b"GET / HTTP/1.1\r\nHost: a\x00b".to_vec(),
+        ),
+    ];
+    for (what, bytes) in garbage {
+        let started = std::time::Instant::now();
+        let mut conn = Conn::connect(addr);
+        conn.send(&bytes);
+        let r = conn.read_response();
+        assert_eq!(r.head.status, 400, "{what}: {}", r.head.status_line);
+        conn.read_to_close(Duration::from_secs(5));
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(5),
+            "{what}: answered after {waited:?}"
+        );
+        check_live(&server, &mut live);
+    }
+}
+
+fn malformed_payloads_are_answered_400_and_what_came_before_is_delivered(adapter: Adapter) {
+    let server = ours_on(adapter, "echo", test_options());
+    let addr = server.target.addr;
+    let mut client = Client::open(addr, Kind::XhrPolling);
+    let path = format!("/socket.io/xhr-polling/{}/send", client.sid);
+    let mut conn = Conn::connect(addr);
+    let payloads = [
+        // A frame, then a length longer than the data: the first one is delivered.
+        ("~m~6~m~before~m~99~m~short", Some("before")),
+        ("no frame at all", None),
+        ("~m~100000000000000000000~m~x", None),
+        // Invalid JSON in the middle: the frames around it are delivered.
+        ("~m~5~m~first~m~8~m~~j~{oops~m~4~m~last", Some("first")),
+    ];
+    for (payload, delivered) in payloads {
+        conn.send(&request(
+            addr,
+            "POST",
+            &path,
+            &[],
+            &tests::raw::form_data(payload),
+        ));
+        let r = conn.read_response();
+        assert_eq!(r.head.status, 400, "{payload:?}: {}", r.head.status_line);
+        assert!(
+            r.body_text().starts_with("payload rejected: "),
+            "{payload:?}: {:?}",
+            r.body_text()
+        );
+        if let Some(first) = delivered {
+            assert_eq!(client.recv(1), [first], "{payload:?}");
+        }
+    }
+    assert_eq!(client.recv(1), ["last"]);
+    // The HTTP framing was sound: the same connection goes on, and a good payload is ok.
+    conn.send(&request(
+        addr,
+        "POST",
+        &path,
+        &[],
+        &tests::raw::form_data(&encode_frames(&["fine"])),
+    ));
+    let r = conn.read_response();
+    assert_eq!((r.head.status, r.body_text()), (200, "ok".to_owned()));
+    assert_eq!(client.recv(1), ["fine"]);
 }
 
 fn oversized_head_gets_431_and_a_close(adapter: Adapter) {

@@ -199,9 +199,46 @@ fn collect_head(
             Ok(Some(skipped + end - old))
         }
         None if input.len() > take => Err(HttpError::HeadTooLarge { limit: max_head }),
-        None => Ok(None),
+        None => {
+            check_partial_head(buf, old)?;
+            Ok(None)
+        }
     }
 }
+
+/// Below this size a partial head is parsed on every feed; beyond it, once per line.
+const REPARSE_BELOW: usize = 256;
+
+/// Fails as soon as the bytes so far cannot begin a request, rather than when the head
+/// limit or the request timeout is reached: a TLS handshake sent to the plain port, binary
+/// garbage, a method or header name with characters no token has. `old` is how much of
+/// `buf` was checked before. Each byte is scanned once; the partial head is parsed again
+/// only while it is short or when a line ended, so a peer dribbling bytes cannot make this
+/// quadratic beyond that.
+fn check_partial_head(buf: &[u8], old: usize) -> Result<(), HttpError> {
+    if buf.first() == Some(&TLS_HANDSHAKE) {
+        return Err(HttpError::Malformed(
+            "this is a TLS handshake, and the port speaks plain HTTP (use http://)",
+        ));
+    }
+    let new = buf.get(old..).unwrap_or_default();
+    if new
+        .iter()
+        .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7F)
+    {
+        return Err(HttpError::Malformed(
+            "control character in the request head",
+        ));
+    }
+    if buf.len() < REPARSE_BELOW || new.contains(&b'\n') {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        httparse::Request::new(&mut headers).parse(buf)?;
+    }
+    Ok(())
+}
+
+/// The first byte of a TLS record carrying a handshake (a ClientHello).
+const TLS_HANDSHAKE: u8 = 0x16;
 
 /// The end of the first empty line at or after `from`, bare LF line endings included.
 fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
@@ -822,6 +859,35 @@ mod tests {
             HttpError::Malformed("invalid header name").to_string(),
             "malformed request: invalid header name"
         );
+    }
+
+    /// Feeds `input` (no blank line in it) and returns the error it got at once, if any.
+    fn early(input: &[u8]) -> Option<HttpError> {
+        parser().feed(input).err()
+    }
+
+    #[test]
+    fn refuses_what_cannot_be_http_before_the_head_ends() {
+        // The start of a TLS ClientHello: someone typed https:// for this port.
+        let hello = [
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ];
+        assert!(matches!(early(&hello), Some(HttpError::Malformed(m)) if m.contains("TLS")));
+        assert!(early(b"GET / HTTP/1.1\r\nHost: a\x00b").is_some());
+        assert!(early(b"GE{T / HTTP/1.1").is_some(), "not a token");
+        assert!(early(b"GET / HTTP/1.1\r\nBad Name: x\r\n").is_some());
+        assert!(early(b"GET / HTTP/9.1\r\n").is_some());
+        // Long, legitimate partial heads are not refused; nor is any prefix of a real one.
+        let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n", "a".repeat(300));
+        assert_eq!(early(long.as_bytes()), None);
+        let mut p = parser();
+        for b in long.as_bytes() {
+            assert!(p.feed(&[*b]).is_ok());
+        }
+        // The error is the parser's answer from then on.
+        let mut p = parser();
+        assert!(p.feed(&hello).is_err());
+        assert!(p.feed(b"GET / HTTP/1.1\r\n\r\n").is_err());
     }
 
     #[test]

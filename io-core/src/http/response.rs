@@ -145,7 +145,6 @@ impl Head {
     }
 }
 
-
 /// A response head as a [`Segment`].
 pub fn head<'a>(
     status: u16,

@@ -319,15 +319,20 @@ impl Server {
             Ok(d) => d,
             Err(e) => return self.error_response(id, 400, &e.to_string(), now),
         };
-        self.on_payload(sid, &data, now);
+        let delivered = self.on_payload(sid, &data, now);
         let cors = self.cors(kind, req);
         let keep_alive = self.keep_alive(id);
         let mut headers = vec![("Content-Type", "text/plain")];
         if let Some(c) = &cors {
             headers.extend(c.headers());
         }
-        let head = head(200, headers, Framing::Length(2), keep_alive);
-        self.finish_response(id, vec![head, ok()], keep_alive, now);
+        // The HTTP framing was sound, so the connection stays usable either way.
+        let (status, body) = match delivered {
+            Ok(()) => (200, Bytes::from_static(b"ok")),
+            Err(e) => (400, Bytes::from(format!("payload rejected: {e}\n"))),
+        };
+        let head = head(status, headers, Framing::Length(body.len()), keep_alive);
+        self.finish_response(id, vec![head, Segment::Body(body)], keep_alive, now);
     }
 
     pub(super) fn preflight(&mut self, id: ConnId, req: &Request, now: Instant) {

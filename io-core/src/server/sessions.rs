@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::codec::{self, Incoming};
+use crate::codec::{self, CodecError, Incoming};
 use crate::conn::{ConnId, ConnState};
 use crate::http::response::Segment;
 use crate::session::{Attached, DisconnectReason, JsonpTarget, Session, SessionId};
@@ -270,10 +270,20 @@ impl Server {
         self.close_conn(conn, now);
     }
 
-    pub(super) fn on_payload(&mut self, sid: SessionId, payload: &str, now: Instant) {
+    /// Delivers the frames of one payload. Returns why something in it was dropped: the
+    /// first framing error (the frames before it are delivered, the rest is not) or, with
+    /// the framing intact, the last frame whose content was invalid (the others are
+    /// delivered). A POST answers 400 with it; a WebSocket only logs it.
+    pub(super) fn on_payload(
+        &mut self,
+        sid: SessionId,
+        payload: &str,
+        now: Instant,
+    ) -> Result<(), CodecError> {
+        let mut dropped = Ok(());
         for frame in codec::Frames::new(payload) {
             if !self.sessions.contains_key(&sid) {
-                return;
+                break;
             }
             let data = match frame {
                 Ok(data) => data,
@@ -281,14 +291,18 @@ impl Server {
                     self.log(format_args!(
                         "rest of a payload from session {sid} dropped: {e}"
                     ));
-                    return;
+                    return Err(e);
                 }
             };
             match codec::interpret(data) {
                 Ok(Incoming::Heartbeat(n)) => self.on_heartbeat(sid, &n, now),
                 Ok(Incoming::Message(m)) => self.events.push_back(Event::Message(sid, m)),
-                Err(e) => self.log(format_args!("message from session {sid} dropped: {e}")),
+                Err(e) => {
+                    self.log(format_args!("message from session {sid} dropped: {e}"));
+                    dropped = Err(e);
+                }
             }
         }
+        dropped
     }
 }

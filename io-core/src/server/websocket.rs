@@ -130,13 +130,17 @@ impl Server {
         };
         for ev in events.drain(..) {
             match ev {
-                WsEvent::Text(text) => self.on_payload(sid, &text, now),
+                WsEvent::Text(text) => {
+                    // Logged there; the connection goes on (see docs/PROTOCOL.md).
+                    let _ = self.on_payload(sid, &text, now);
+                }
                 WsEvent::Ping(p) => {
                     if let Some(pong) = self.codec(id).and_then(|c| c.pong(&p)) {
                         self.transmit(id, vec![Segment::Raw(pong)], false);
                     }
                 }
-                WsEvent::Pong(_) => {}
+                // The session's decoder refuses binary messages before any arrive.
+                WsEvent::Pong(_) | WsEvent::Binary(_) => {}
                 WsEvent::Close { code, .. } => {
                     let reply = self
                         .codec(id)

@@ -17,6 +17,10 @@ pub mod rfc6455;
 pub enum WsEvent {
     /// A whole text message: fragments are already joined and the UTF-8 is checked.
     Text(String),
+    /// A whole binary message, from a decoder made with
+    /// [`Rfc6455Decoder::with_binary`](rfc6455::Rfc6455Decoder::with_binary) only: Socket.IO
+    /// 0.6 has no binary messages, so its endpoints refuse them (close code 1003).
+    Binary(Bytes),
     /// RFC 6455 only: answer with [`rfc6455::pong_frame`] carrying the same payload.
     Ping(Bytes),
     /// RFC 6455 only; unsolicited pongs are legal and carry no obligation.

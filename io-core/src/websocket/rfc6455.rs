@@ -65,6 +65,10 @@ pub struct Rfc6455Decoder {
     utf8_checked: usize,
     /// Payload of the control frame in progress (at most 125 bytes).
     control: Vec<u8>,
+    /// Binary messages are decoded rather than refused.
+    binary: bool,
+    /// The message being assembled is binary: no UTF-8 rules apply.
+    message_binary: bool,
     state: State,
 }
 
@@ -80,8 +84,18 @@ impl Rfc6455Decoder {
             message: None,
             utf8_checked: 0,
             control: Vec::new(),
+            binary: false,
+            message_binary: false,
             state: State::Header,
         }
+    }
+
+    /// The same decoder for an endpoint that takes binary messages too (a plain WebSocket
+    /// echo, such as the one the conformance suite runs against): they arrive as
+    /// [`WsEvent::Binary`] instead of failing with 1003.
+    pub fn with_binary(mut self) -> Self {
+        self.binary = true;
+        self
     }
 
     /// Consumes all of `input`; appends Text (reassembled, validated UTF-8), Ping, Pong and
@@ -175,6 +189,7 @@ impl Rfc6455Decoder {
                 ));
             }
             OP_TEXT => {}
+            OP_BINARY if self.binary => {}
             OP_BINARY => {
                 return Err(WsError::unsupported(
                     "binary messages are not supported; send text",
@@ -207,7 +222,7 @@ impl Rfc6455Decoder {
         }
         let opcode = h[0] & 0x0F;
         match opcode {
-            OP_TEXT | OP_CONT => {
+            OP_TEXT | OP_BINARY | OP_CONT => {
                 let so_far = self.message.as_ref().map_or(0, Vec::len);
                 let total = u64::try_from(so_far)
                     .unwrap_or(u64::MAX)
@@ -217,12 +232,13 @@ impl Rfc6455Decoder {
                         "message is larger than the configured maximum message size",
                     ));
                 }
-                if opcode == OP_TEXT {
+                if opcode != OP_CONT {
                     // Room for the whole frame at once, unless the peer claims a length it
                     // may never send: then the vector grows as the bytes arrive.
                     let room = usize::try_from(len).map_or(0, |l| l.min(PREALLOCATE_UP_TO));
                     self.message = Some(Vec::with_capacity(room));
                     self.utf8_checked = 0;
+                    self.message_binary = opcode == OP_BINARY;
                 }
             }
             _ => self.control.clear(),
@@ -245,7 +261,7 @@ impl Rfc6455Decoder {
         let (chunk, rest) = input.split_at(n);
         *input = rest;
         let target = match self.frame.opcode {
-            OP_TEXT | OP_CONT => self.message.get_or_insert_with(Vec::new),
+            OP_TEXT | OP_BINARY | OP_CONT => self.message.get_or_insert_with(Vec::new),
             _ => &mut self.control,
         };
         let start = target.len();
@@ -272,6 +288,11 @@ impl Rfc6455Decoder {
                 self.state = State::Closed;
                 self.message = None;
             }
+            _ if self.frame.fin && self.message_binary => {
+                let message = self.message.take().unwrap_or_default();
+                out.push(WsEvent::Binary(Bytes::from(message)));
+            }
+            _ if self.message_binary => {}
             _ if self.frame.fin => {
                 // A message in one frame, the usual case, is validated once, here. A
                 // fragmented one had its earlier fragments checked as they came (so that
@@ -598,6 +619,44 @@ mod tests {
     fn binary_is_unsupported() {
         assert_eq!(fails_with(&frame(OP_BINARY, true, b"\x01"), 100), 1003);
         assert_eq!(fails_with(&frame(OP_BINARY, false, b""), 100), 1003);
+    }
+
+    #[test]
+    fn binary_is_decoded_when_asked_for() {
+        let decode_binary = |chunks: &[&[u8]]| {
+            let mut dec = Rfc6455Decoder::new(100).with_binary();
+            let mut out = Vec::new();
+            let result = chunks.iter().try_for_each(|c| dec.feed(c, &mut out));
+            (out, result)
+        };
+        let bin = |b: &'static [u8]| WsEvent::Binary(Bytes::from_static(b));
+        // Any bytes at all, UTF-8 or not, in one frame or in fragments around a ping.
+        let one = frame(OP_BINARY, true, b"\xff\x00\xfe");
+        assert_eq!(decode_binary(&[&one]), (vec![bin(b"\xff\x00\xfe")], Ok(())));
+        let mut fragmented = frame(OP_BINARY, false, b"\xff");
+        fragmented.extend(frame(OP_PING, true, b"p"));
+        fragmented.extend(frame(OP_CONT, true, b"\xfe"));
+        let expected = vec![WsEvent::Ping(Bytes::from_static(b"p")), bin(b"\xff\xfe")];
+        assert_eq!(decode_binary(&[&fragmented]), (expected.clone(), Ok(())));
+        let bytewise: Vec<&[u8]> = fragmented.chunks(1).collect();
+        assert_eq!(decode_binary(&bytewise), (expected, Ok(())));
+        // Text keeps its rules, and a binary message cannot interrupt a text one.
+        let bad_text = frame(OP_TEXT, true, b"\xff");
+        assert_eq!(
+            decode_binary(&[&bad_text]).1.map_err(|e| e.close_code),
+            Err(1007)
+        );
+        let mut mixed = frame(OP_TEXT, false, b"a");
+        mixed.extend(frame(OP_BINARY, true, b"b"));
+        assert_eq!(
+            decode_binary(&[&mixed]).1.map_err(|e| e.close_code),
+            Err(1002)
+        );
+        let big = frame(OP_BINARY, true, &[0; 101]);
+        assert_eq!(
+            decode_binary(&[&big]).1.map_err(|e| e.close_code),
+            Err(1009)
+        );
     }
 
     #[test]
