@@ -4,3 +4,4 @@ pub mod form;
 pub mod parser;
 pub mod request;
 pub mod response;
+mod syntax;

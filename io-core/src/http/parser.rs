@@ -11,6 +11,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::http::request::Request;
+use crate::http::syntax::HeadSyntax;
 
 /// More than enough for any browser; a peer sending more is probing or broken.
 const MAX_HEADERS: usize = 64;
@@ -28,8 +29,9 @@ pub struct RequestParser {
 
 #[derive(Debug)]
 enum State {
-    /// Collecting a head: the bytes consumed so far, empty lines before it excluded.
-    Head(Vec<u8>),
+    /// Collecting a head: the bytes consumed so far, empty lines before it excluded, and
+    /// their shape checked as they came.
+    Head(Vec<u8>, HeadSyntax),
     /// The head is parsed; collecting the body.
     Body {
         request: Request,
@@ -97,7 +99,7 @@ impl RequestParser {
         RequestParser {
             max_head,
             max_body,
-            state: State::Head(Vec::new()),
+            state: State::Head(Vec::new(), HeadSyntax::default()),
         }
     }
 
@@ -118,7 +120,7 @@ impl RequestParser {
 
     /// True when no part of a request is buffered (used for idle keep-alive timeouts).
     pub fn is_idle(&self) -> bool {
-        matches!(&self.state, State::Head(buf) if buf.is_empty())
+        matches!(&self.state, State::Head(buf, _) if buf.is_empty())
     }
 
     fn advance(&mut self, input: &[u8]) -> Result<Progress, HttpError> {
@@ -130,8 +132,8 @@ impl RequestParser {
         match &mut self.state {
             State::Failed(e) => return Err(e.clone()),
             State::Body { .. } => {}
-            State::Head(buf) => {
-                let Some(used) = collect_head(buf, input, self.max_head)? else {
+            State::Head(buf, syntax) => {
+                let Some(used) = collect_head(buf, syntax, input, self.max_head)? else {
                     progress.consumed = input.len();
                     return Ok(progress);
                 };
@@ -160,8 +162,10 @@ impl RequestParser {
         if done {
             if let State::Body {
                 mut request, body, ..
-            } = std::mem::replace(&mut self.state, State::Head(Vec::new()))
-            {
+            } = std::mem::replace(
+                &mut self.state,
+                State::Head(Vec::new(), HeadSyntax::default()),
+            ) {
                 request.body = Bytes::from(body);
                 progress.request = Some(request);
                 // The body is already here: a `100 Continue` now would only be noise.
@@ -177,6 +181,7 @@ impl RequestParser {
 /// and more is needed.
 fn collect_head(
     buf: &mut Vec<u8>,
+    syntax: &mut HeadSyntax,
     input: &[u8],
     max_head: usize,
 ) -> Result<Option<usize>, HttpError> {
@@ -193,52 +198,19 @@ fn collect_head(
     let old = buf.len();
     let take = input.len().min(max_head.saturating_sub(old));
     buf.extend_from_slice(input.get(..take).unwrap_or_default());
-    match find_head_end(buf, old.saturating_sub(2)) {
+    let end = find_head_end(buf, old.saturating_sub(2));
+    // Bytes that cannot be a head are refused as they come, before the head is complete
+    // or found too large, so the error is the same however the bytes were split.
+    syntax.feed(buf.get(old..end.unwrap_or(buf.len())).unwrap_or_default())?;
+    match end {
         Some(end) => {
             buf.truncate(end);
             Ok(Some(skipped + end - old))
         }
         None if input.len() > take => Err(HttpError::HeadTooLarge { limit: max_head }),
-        None => {
-            check_partial_head(buf, old)?;
-            Ok(None)
-        }
+        None => Ok(None),
     }
 }
-
-/// Below this size a partial head is parsed on every feed; beyond it, once per line.
-const REPARSE_BELOW: usize = 256;
-
-/// Fails as soon as the bytes so far cannot begin a request, rather than when the head
-/// limit or the request timeout is reached: a TLS handshake sent to the plain port, binary
-/// garbage, a method or header name with characters no token has. `old` is how much of
-/// `buf` was checked before. Each byte is scanned once; the partial head is parsed again
-/// only while it is short or when a line ended, so a peer dribbling bytes cannot make this
-/// quadratic beyond that.
-fn check_partial_head(buf: &[u8], old: usize) -> Result<(), HttpError> {
-    if buf.first() == Some(&TLS_HANDSHAKE) {
-        return Err(HttpError::Malformed(
-            "this is a TLS handshake, and the port speaks plain HTTP (use http://)",
-        ));
-    }
-    let new = buf.get(old..).unwrap_or_default();
-    if new
-        .iter()
-        .any(|&b| (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7F)
-    {
-        return Err(HttpError::Malformed(
-            "control character in the request head",
-        ));
-    }
-    if buf.len() < REPARSE_BELOW || new.contains(&b'\n') {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        httparse::Request::new(&mut headers).parse(buf)?;
-    }
-    Ok(())
-}
-
-/// The first byte of a TLS record carrying a handshake (a ClientHello).
-const TLS_HANDSHAKE: u8 = 0x16;
 
 /// The end of the first empty line at or after `from`, bare LF line endings included.
 fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
@@ -888,6 +860,35 @@ mod tests {
         let mut p = parser();
         assert!(p.feed(&hello).is_err());
         assert!(p.feed(b"GET / HTTP/1.1\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn the_same_error_at_every_split() {
+        // Found by fuzzing: an early check once named a later byte than the whole head's
+        // parse did, so the error depended on how the bytes were cut.
+        let long = "a".repeat(300);
+        let bad: Vec<Vec<u8>> = vec![
+            b"\x16\x03\x01\x00\x05\r\n\r\n".to_vec(),
+            b"G{T / HTTP/1.1\r\nX: \x01\r\n\r\n".to_vec(),
+            format!("GET /{long} HTTP/1.1\r\nBad Name: \x01\r\n\r\n").into_bytes(),
+            format!("GET /{long} HTTP/1.1\r\nX-A: {long}\x01\r\nB@d: x\r\n\r\n").into_bytes(),
+        ];
+        for input in &bad {
+            let expected = whole(input).expect_err("a bad head");
+            for at in 0..=input.len() {
+                let (a, b) = input.split_at(at);
+                assert_eq!(drive(&[a, b]).unwrap_err(), expected, "split at {at}");
+            }
+            let bytes: Vec<&[u8]> = input.chunks(1).collect();
+            assert_eq!(drive(&bytes).unwrap_err(), expected, "byte by byte");
+        }
+        // Also found by fuzzing: garbage longer than the head limit, whole, was "too
+        // large", and in pieces "malformed". Malformed it is, either way.
+        let garbage = [0xFFu8; 20];
+        let mut whole = RequestParser::new(16, 0);
+        let mut pieces = RequestParser::new(16, 0);
+        assert!(matches!(whole.feed(&garbage), Err(HttpError::Malformed(_))));
+        assert_eq!(pieces.feed(&garbage[..4]), whole.feed(&[]));
     }
 
     #[test]

@@ -272,6 +272,11 @@ impl Rfc6455Decoder {
         self.frame.mask_offset = (self.frame.mask_offset + n % 4) % 4;
         self.frame.remaining -= n as u64;
         if self.frame.remaining > 0 {
+            // Text that arrives in pieces is checked piece by piece, so that a bad byte
+            // fails the connection at once rather than after the rest of a long frame.
+            if matches!(self.frame.opcode, OP_TEXT | OP_CONT) && !self.message_binary {
+                self.check_utf8()?;
+            }
             return Ok(false);
         }
         self.finish_frame(out)?;
@@ -294,9 +299,10 @@ impl Rfc6455Decoder {
             }
             _ if self.message_binary => {}
             _ if self.frame.fin => {
-                // A message in one frame, the usual case, is validated once, here. A
-                // fragmented one had its earlier fragments checked as they came (so that
-                // bad text fails fast), and `from_utf8` checks it whole once more.
+                // A message in one frame that arrived in one read, the usual case, is
+                // validated once, here. One that came in pieces had them checked as they
+                // came (so that bad text fails fast), and `from_utf8` checks it whole once
+                // more.
                 let message = self.message.take().unwrap_or_default();
                 self.utf8_checked = 0;
                 let text = String::from_utf8(message).map_err(|_| BAD_UTF8)?;
@@ -308,7 +314,8 @@ impl Rfc6455Decoder {
     }
 
     /// Checks the part of the message that arrived since the last check. A code point cut at
-    /// the end of a non-final fragment is left for the next fragment to complete.
+    /// the end of what has arrived is left for the next bytes to complete; the whole message
+    /// is checked once more when it ends.
     fn check_utf8(&mut self) -> Result<(), WsError> {
         let Some(message) = &self.message else {
             return Ok(());
@@ -316,7 +323,7 @@ impl Rfc6455Decoder {
         let pending = message.get(self.utf8_checked..).unwrap_or_default();
         match std::str::from_utf8(pending) {
             Ok(_) => self.utf8_checked = message.len(),
-            Err(e) if e.error_len().is_none() && !self.frame.fin => {
+            Err(e) if e.error_len().is_none() => {
                 self.utf8_checked += e.valid_up_to();
             }
             Err(_) => return Err(BAD_UTF8),
@@ -619,6 +626,20 @@ mod tests {
     fn binary_is_unsupported() {
         assert_eq!(fails_with(&frame(OP_BINARY, true, b"\x01"), 100), 1003);
         assert_eq!(fails_with(&frame(OP_BINARY, false, b""), 100), 1003);
+    }
+
+    #[test]
+    fn bad_text_in_a_frame_that_arrives_in_pieces_fails_at_once() {
+        let bad = frame(OP_TEXT, true, b"ab\xffcdefghij");
+        let mut dec = Rfc6455Decoder::new(100);
+        let mut out = Vec::new();
+        // The header, the mask and three payload bytes: the frame is far from over.
+        let err = dec.feed(&bad[..2 + 4 + 3], &mut out).unwrap_err();
+        assert_eq!(err.close_code, 1007);
+        // A character cut between two reads is only waited for.
+        let good = frame(OP_TEXT, true, "aé😀z".as_bytes());
+        let pieces: Vec<&[u8]> = good.chunks(1).collect();
+        assert_eq!(decode(&pieces, 100), (vec![text("aé😀z")], Ok(())));
     }
 
     #[test]
