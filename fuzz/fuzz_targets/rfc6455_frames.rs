@@ -94,10 +94,20 @@ fuzz_target!(|input: Input| {
     let bytewise: Vec<&[u8]> = data.chunks(1).collect();
     assert_eq!(whole, run(&bytewise, max_message));
 
+    // Binary allowed: text decodes exactly as before; binary messages obey the same limit.
+    let binary = run_binary(&pieces, max_message);
+    assert_eq!(binary, run_binary(&bytewise, max_message));
+    for ev in &binary.0 {
+        if let WsEvent::Binary(b) = ev {
+            assert!(b.len() <= max_message);
+        }
+    }
+
     let (events, result) = &whole;
     for (i, ev) in events.iter().enumerate() {
         match ev {
             WsEvent::Text(text) => assert!(text.len() <= max_message),
+            WsEvent::Binary(_) => panic!("binary messages are refused unless asked for"),
             WsEvent::Ping(p) | WsEvent::Pong(p) => {
                 assert!(p.len() <= 125);
                 let pong = rfc6455::pong_frame(p);
@@ -119,5 +129,10 @@ fuzz_target!(|input: Input| {
 
 fn run(pieces: &[&[u8]], max_message: usize) -> (Vec<WsEvent>, Result<(), WsError>) {
     let mut decoder = Rfc6455Decoder::new(max_message);
+    feed_all(pieces, |piece, events| decoder.feed(piece, events))
+}
+
+fn run_binary(pieces: &[&[u8]], max_message: usize) -> (Vec<WsEvent>, Result<(), WsError>) {
+    let mut decoder = Rfc6455Decoder::new(max_message).with_binary();
     feed_all(pieces, |piece, events| decoder.feed(piece, events))
 }
