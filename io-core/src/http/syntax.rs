@@ -55,8 +55,24 @@ impl Default for HeadSyntax {
 impl HeadSyntax {
     /// Checks the next bytes of the head (empty lines before it excluded), up to its end.
     pub(crate) fn feed(&mut self, bytes: &[u8]) -> Result<(), HttpError> {
-        for &b in bytes {
+        let mut rest = bytes;
+        while let Some((&b, tail)) = rest.split_first() {
             self.at = self.step(b)?;
+            // Most of a head is values, targets and names: the bytes that would leave the
+            // state as it is are skipped in one go, not stepped one by one.
+            let run = match self.at {
+                At::Value => Some(run_of(tail, b' ')),
+                At::Target { .. } => Some(run_of(tail, b' ' + 1)),
+                At::Name | At::Method { .. } => tail.iter().position(|&c| !is_token(c)),
+                _ => Some(0),
+            }
+            .unwrap_or(tail.len());
+            self.at = match self.at {
+                At::Target { len } => At::Target { len: len + run },
+                At::Method { len } => At::Method { len: len + run },
+                other => other,
+            };
+            rest = tail.get(run..).unwrap_or_default();
         }
         Ok(())
     }
@@ -118,8 +134,61 @@ impl HeadSyntax {
 
 /// `tchar` of RFC 9110 §5.6.2.
 fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TOKEN[usize::from(b)]
 }
+
+/// How many bytes at the start of `bytes` are at least `low` and not DEL: eight at a time,
+/// since values and targets are most of a head.
+fn run_of(bytes: &[u8], low: u8) -> usize {
+    const ONES: u64 = u64::MAX / 255;
+    let mut done = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        // A byte below `low` (which is at most 128), or a byte equal to DEL.
+        let below = x.wrapping_sub(ONES * u64::from(low)) & !x & (ONES * 0x80);
+        let d = x ^ (ONES * 0x7F);
+        let del = d.wrapping_sub(ONES) & !d & (ONES * 0x80);
+        if below | del != 0 {
+            break;
+        }
+        done += 8;
+    }
+    let tail = bytes.get(done..).unwrap_or_default();
+    done + tail
+        .iter()
+        .position(|&c| c < low || c == 0x7F)
+        .unwrap_or(tail.len())
+}
+
+static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -183,6 +252,36 @@ mod tests {
             check(b"GET / HTTP/1.1\r\nA: b\r\n\rX"),
             malformed("invalid line ending")
         );
+    }
+
+    #[test]
+    fn runs_stop_at_the_first_byte_that_ends_them() {
+        for len in 0..40 {
+            for stop in [0x00, 0x09, 0x1F, b' ', 0x7F] {
+                let mut bytes: Vec<u8> =
+                    (0..len).map(|i| [b'a', 0x80, 0xFF, b'~'][i % 4]).collect();
+                let expected = bytes.len();
+                bytes.push(stop);
+                bytes.extend_from_slice(b"more");
+                let want = |low: u8| {
+                    if stop < low || stop == 0x7F {
+                        expected
+                    } else {
+                        bytes.len()
+                    }
+                };
+                assert_eq!(
+                    run_of(&bytes, b' '),
+                    want(b' '),
+                    "len {len}, stop {stop:#x}"
+                );
+                assert_eq!(
+                    run_of(&bytes, b' ' + 1),
+                    want(b' ' + 1),
+                    "len {len}, stop {stop:#x}"
+                );
+            }
+        }
     }
 
     #[test]
