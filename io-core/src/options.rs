@@ -59,9 +59,15 @@ pub struct Limits {
     pub max_unwritten: usize,
     /// Sessions alive at once (503 past it).
     pub max_sessions: usize,
-    /// Time a connection may take to deliver a complete request, and the longest a
-    /// keep-alive connection may sit idle between requests.
+    /// Time a request may take to arrive whole, from its first byte (`408` past it).
     pub request_timeout: Duration,
+    /// The longest a connection may sit without a request begun: a new connection that has
+    /// sent nothing yet, or a keep-alive one between requests. It is then closed, so that
+    /// connections opened and left silent do not hold descriptors for long.
+    pub idle_timeout: Duration,
+    /// The longest a hixie-76 handshake waits for the 8 bytes of key3 after its head;
+    /// browsers send them with the head. The connection is then closed.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -74,6 +80,8 @@ impl Default for Limits {
             max_unwritten: 16 * 1024 * 1024,
             max_sessions: 100_000,
             request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(15),
+            handshake_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -451,15 +451,18 @@ fn max_sessions_is_503() {
 fn request_timeout() {
     let mut opts = Options::default();
     opts.limits.request_timeout = secs(5);
+    opts.limits.idle_timeout = secs(60);
     let mut b = Bench::new(opts);
     // Half a head: 408, then closed.
     let half = b.open("GET /socket.io/xhr-polling//1 HTTP/1.1\r\nHost: x\r\n");
-    // Idle: closed without a word.
-    let idle = b.connect();
     // Half a body.
     let body = b.open("POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
-    b.advance(millis(4_999));
-    for c in [half, idle, body] {
+    // A request begun late gets its whole request timeout from its first byte.
+    let late = b.connect();
+    b.advance(secs(3));
+    b.input(late, "GET / HTTP/1.1\r\n");
+    b.advance(millis(1_999));
+    for c in [half, body, late] {
         assert!(!b.is_closed(c));
         assert!(b.received(c).is_empty());
     }
@@ -467,17 +470,34 @@ fn request_timeout() {
     let r = b.response(half);
     assert_eq!(r.status, 408);
     assert!(b.is_closed(half));
-    assert!(b.is_closed(idle));
-    assert!(b.received(idle).is_empty());
     assert_eq!(b.response(body).status, 408);
     assert!(b.is_closed(body));
+    assert!(!b.is_closed(late));
+    b.advance(secs(3));
+    assert_eq!(b.response(late).status, 408);
     assert!(b.events().is_empty());
 }
 
 #[test]
-fn request_timeout_on_keep_alive_and_held_polls() {
+fn idle_connections_are_closed_silently() {
     let mut opts = Options::default();
-    opts.limits.request_timeout = secs(5);
+    opts.limits.idle_timeout = secs(5);
+    opts.limits.request_timeout = secs(60);
+    let mut b = Bench::new(opts);
+    // A connection that never sends anything.
+    let idle = b.connect();
+    b.advance(millis(4_999));
+    assert!(!b.is_closed(idle));
+    b.advance(millis(1));
+    assert!(b.is_closed(idle));
+    assert!(b.received(idle).is_empty());
+    assert!(b.events().is_empty());
+}
+
+#[test]
+fn idle_timeout_on_keep_alive_and_held_polls() {
+    let mut opts = Options::default();
+    opts.limits.idle_timeout = secs(5);
     let mut b = Bench::new(opts);
     let (c, sid) = b.xhr_handshake();
     // Idle between requests: closed silently after the timeout.

@@ -17,6 +17,7 @@ per_adapter!(
     foreign_upgrades_reach_the_application,
     malformed_request_gets_400_and_a_close,
     bytes_that_cannot_be_http_are_refused_at_once,
+    silent_connections_and_stalled_handshakes_are_closed,
     malformed_payloads_are_answered_400_and_what_came_before_is_delivered,
     oversized_head_gets_431_and_a_close,
     unknown_session_ids_are_closed_unanswered,
@@ -133,6 +134,43 @@ fn bytes_that_cannot_be_http_are_refused_at_once(adapter: Adapter) {
         );
         check_live(&server, &mut live);
     }
+}
+
+fn silent_connections_and_stalled_handshakes_are_closed(adapter: Adapter) {
+    let mut options = test_options();
+    options.limits.idle_timeout = Duration::from_millis(300);
+    options.limits.handshake_timeout = Duration::from_millis(300);
+    let server = ours_on(adapter, "echo", options);
+    let addr = server.target.addr;
+    let mut live = Client::open(addr, Kind::WebSocket);
+    // A connection that never says anything, and a hixie-76 handshake whose key3 stops
+    // after four of its eight bytes.
+    let mut silent = Conn::connect(addr);
+    let mut stalled = Conn::connect(addr);
+    let mut head = hixie_request(addr, "/socket.io/websocket", true);
+    head.extend_from_slice(&KEY3[..4]);
+    stalled.send(&head);
+    let _ = stalled.read_head();
+    for (what, conn) in [("silent", &mut silent), ("stalled", &mut stalled)] {
+        let started = std::time::Instant::now();
+        let said = conn.read_to_close(Duration::from_secs(5));
+        assert!(conn.is_eof(), "{what}: still open");
+        assert!(
+            said.is_empty(),
+            "{what}: closed with {said:?}, not silently"
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited < Duration::from_secs(3),
+            "{what}: closed after {waited:?}"
+        );
+    }
+    // The session that kept talking was not touched.
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(150));
+        live.echo_each(&["still here"]);
+    }
+    assert_eq!(server.session_count(), 1);
 }
 
 fn malformed_payloads_are_answered_400_and_what_came_before_is_delivered(adapter: Adapter) {

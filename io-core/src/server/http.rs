@@ -45,6 +45,7 @@ impl Server {
                     policy::Probe::NotPolicy => c.probing = false,
                 }
             }
+            let was_idle = c.parser.is_idle();
             let progress = match c.parser.feed(&c.input) {
                 Ok(p) => p,
                 Err(e) => {
@@ -55,7 +56,12 @@ impl Server {
                 }
             };
             c.input.drain(..progress.consumed);
+            let began = was_idle && !c.parser.is_idle();
             let read_closed = c.read_closed;
+            if began {
+                // The first bytes of a request: from now on it has `request_timeout`.
+                self.arm_request_timer(id, now);
+            }
             if progress.send_continue {
                 self.transmit(
                     id,
@@ -386,7 +392,7 @@ impl Server {
                 self.resume.push(id);
             }
         }
-        self.arm_request_timer(id, now);
+        self.arm_idle_timer(id, now);
     }
 
     pub(super) fn simple_response(

@@ -204,7 +204,7 @@ impl Server {
             probing,
             info,
         ));
-        self.arm_request_timer(id, now);
+        self.arm_idle_timer(id, now);
         id
     }
 

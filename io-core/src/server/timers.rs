@@ -17,8 +17,21 @@ impl Server {
         self.timers.cancel(TimerKey { owner, kind });
     }
 
+    /// A request began: it has `request_timeout` to arrive whole.
     pub(super) fn arm_request_timer(&mut self, id: ConnId, now: Instant) {
         let at = now + self.opts.limits.request_timeout;
+        self.arm(TimerOwner::Conn(id), TimerKind::Close, at);
+    }
+
+    /// No request under way: the connection may sit like this for `idle_timeout`.
+    pub(super) fn arm_idle_timer(&mut self, id: ConnId, now: Instant) {
+        let at = now + self.opts.limits.idle_timeout;
+        self.arm(TimerOwner::Conn(id), TimerKind::Close, at);
+    }
+
+    /// A hixie-76 head arrived: key3 has `handshake_timeout` to follow.
+    pub(super) fn arm_key3_timer(&mut self, id: ConnId, now: Instant) {
+        let at = now + self.opts.limits.handshake_timeout;
         self.arm(TimerOwner::Conn(id), TimerKind::Close, at);
     }
 

@@ -52,7 +52,7 @@ impl Server {
                 if let Some(c) = self.conns.get_mut(&id) {
                     c.state = ConnState::AwaitKey3 { keys, target };
                 }
-                self.arm_request_timer(id, now);
+                self.arm_key3_timer(id, now);
                 self.try_key3(id, now);
             }
             None => self.ws_open(id, hs.flavour, target, now),
