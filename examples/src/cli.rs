@@ -16,6 +16,8 @@ pub struct Args {
     pub policy_port: Option<u16>,
     pub adapter: Adapter,
     pub quiet: bool,
+    /// New sessions one peer address may make per second; `None`: the default.
+    pub sessions_per_peer: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,9 @@ const USAGE: &str = "options:
   --host ADDR       address to bind (default 127.0.0.1)
   --policy-port N   Flash policy port (default 843; 0 turns it off)
   --adapter NAME    smol or std (default smol)
+  --sessions-per-peer N
+                    new sessions one address may make per second (default 100; 0: no
+                    limit, e.g. behind a proxy or for a load test from one machine)
   --quiet           no log lines";
 
 impl Args {
@@ -54,6 +59,7 @@ impl Args {
             policy_port: Some(843),
             adapter: Adapter::Smol,
             quiet: false,
+            sessions_per_peer: None,
         };
         while let Some(arg) = p.next()? {
             match arg {
@@ -73,6 +79,7 @@ impl Args {
                     }
                 }
                 Long("quiet") => args.quiet = true,
+                Long("sessions-per-peer") => args.sessions_per_peer = Some(p.value()?.parse()?),
                 Long("help") | Short('h') => {
                     println!("{USAGE}");
                     std::process::exit(0);
@@ -88,6 +95,9 @@ impl Args {
         keep_memory_returnable();
         let mut options = Options::default();
         options.flash_policy_server = self.policy_port;
+        if let Some(n) = self.sessions_per_peer {
+            options.limits.max_new_sessions_per_peer = n;
+        }
         if self.quiet {
             options
         } else {

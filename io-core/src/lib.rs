@@ -68,6 +68,7 @@ pub mod message;
 pub mod options;
 pub mod origin;
 pub mod policy;
+mod rate;
 mod route;
 mod server;
 pub mod session;

@@ -59,6 +59,10 @@ pub struct Limits {
     pub max_unwritten: usize,
     /// Sessions alive at once (503 past it).
     pub max_sessions: usize,
+    /// New sessions one peer address may make per second (503 past it; 0: no limit). IPv6
+    /// addresses count by their /64. Behind a proxy every client has the proxy's address:
+    /// raise it or set 0 there.
+    pub max_new_sessions_per_peer: u32,
     /// Time a request may take to arrive whole, from its first byte (`408` past it).
     pub request_timeout: Duration,
     /// The longest a connection may sit without a request begun: a new connection that has
@@ -79,6 +83,7 @@ impl Default for Limits {
             max_queue: 16 * 1024 * 1024,
             max_unwritten: 16 * 1024 * 1024,
             max_sessions: 100_000,
+            max_new_sessions_per_peer: 100,
             request_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(15),
             handshake_timeout: Duration::from_secs(5),

@@ -3,7 +3,8 @@
 mod support;
 
 use io_core::{
-    ConnId, DisconnectReason, Error, Event, Message, Options, Request, Response, TransportKind,
+    ConnId, ConnectionInfo, DisconnectReason, Error, Event, Message, Options, Request, Response,
+    TransportKind,
 };
 use support::*;
 
@@ -476,6 +477,42 @@ fn request_timeout() {
     b.advance(secs(3));
     assert_eq!(b.response(late).status, 408);
     assert!(b.events().is_empty());
+}
+
+#[test]
+fn new_sessions_per_peer_address_are_limited_per_second() {
+    let mut opts = Options::default();
+    opts.limits.max_new_sessions_per_peer = 3;
+    let mut b = Bench::new(opts);
+    let handshake = get("/socket.io/xhr-polling//1");
+    for _ in 0..3 {
+        let c = b.open(&handshake);
+        assert_eq!(b.response(c).status, 200);
+    }
+    // The fourth this second, over HTTP and over a WebSocket: 503 before any handshake.
+    let ws = ws_request("/socket.io/websocket", "dGhlIHNhbXBsZSBub25jZQ==");
+    for request in [handshake.clone(), ws] {
+        let c = b.open(&request);
+        let r = b.response(c);
+        assert_eq!(r.status, 503);
+        assert!(r
+            .body_text()
+            .contains("too many new sessions from this address"));
+        assert!(b.is_closed(c));
+    }
+    // Another address is not held back, nor a session that exists already.
+    let other = ConnectionInfo::new(
+        "10.1.2.3:5000".parse().unwrap(),
+        "127.0.0.1:8080".parse().unwrap(),
+    );
+    let c = b.connect_from(other);
+    b.input(c, &handshake);
+    assert_eq!(b.response(c).status, 200);
+    assert_eq!(b.server.session_count(), 4);
+    // The next second.
+    b.advance(secs(1));
+    let c = b.open(&handshake);
+    assert_eq!(b.response(c).status, 200);
 }
 
 #[test]

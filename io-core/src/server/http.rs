@@ -252,10 +252,8 @@ impl Server {
                 Some(sid) => sid,
                 None => return,
             },
-            None => match self.create_session(id, kind, now) {
-                Some(sid) => sid,
-                None => return,
-            },
+            None if self.admit_new_session(id, now) => self.create_session(kind),
+            None => return,
         };
         self.replace_transport(sid, now);
         let attached = if kind.is_polling() {

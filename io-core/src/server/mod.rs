@@ -16,6 +16,7 @@ use crate::http::response::{self, head, Framing, Response, Segment};
 use crate::message::Message;
 use crate::options::{Options, RandomFn};
 use crate::policy;
+use crate::rate::HandshakeRates;
 use crate::session::{DisconnectReason, SessionId};
 use crate::table::{Conns, Sessions};
 use crate::timer::{TimerOwner, Timers};
@@ -122,6 +123,8 @@ pub struct Server {
     /// Reused for the frames decoded from each WebSocket read.
     ws_events: Vec<crate::websocket::WsEvent>,
     random: RandomFn,
+    /// New sessions per peer address in the current second.
+    rates: HandshakeRates,
     policy: Bytes,
     script: ClientScript,
 }
@@ -178,6 +181,7 @@ impl Server {
             cutoffs: Vec::new(),
             ws_events: Vec::new(),
             random,
+            rates: HandshakeRates::default(),
             policy,
             script: ClientScript::new(),
         })

@@ -14,20 +14,38 @@ use crate::transport::{jsonp_polling, xhr_multipart, xhr_polling, Payload, Trans
 use super::{Event, Server};
 
 impl Server {
-    pub(super) fn create_session(
-        &mut self,
-        id: ConnId,
-        kind: TransportKind,
-        now: Instant,
-    ) -> Option<SessionId> {
+    /// Whether a new session may be made for connection `id`. When not, the connection is
+    /// answered `503`, with the limit it met, and closed.
+    pub(super) fn admit_new_session(&mut self, id: ConnId, now: Instant) -> bool {
         if self.sessions.len() >= self.opts.limits.max_sessions {
             self.log(format_args!(
                 "refusing a new session: {} sessions already",
                 self.sessions.len()
             ));
             self.error_response(id, 503, "too many sessions", now);
-            return None;
+            return false;
         }
+        let limit = self.opts.limits.max_new_sessions_per_peer;
+        let Some(peer) = self.conns.get(&id).map(|c| c.info.peer.ip()) else {
+            return false;
+        };
+        if !self.rates.admit(peer, limit, now) {
+            self.log(format_args!(
+                "refusing a new session: more than {limit} this second from {peer}"
+            ));
+            self.error_response(
+                id,
+                503,
+                "too many new sessions from this address; try again in a second",
+                now,
+            );
+            return false;
+        }
+        true
+    }
+
+    /// A new session, once [`admit_new_session`](Self::admit_new_session) said yes.
+    pub(super) fn create_session(&mut self, kind: TransportKind) -> SessionId {
         let sid = loop {
             let mut buf = [0u8; 16];
             (self.random)(&mut buf);
@@ -38,7 +56,7 @@ impl Server {
         };
         let opts = *self.opts.transport_options(kind);
         self.sessions.insert(sid, Session::new(kind, opts));
-        Some(sid)
+        sid
     }
 
     /// A new transport is about to attach: the old one, if any, is done. An unanswered poll

@@ -32,12 +32,9 @@ impl Server {
                 Some(sid) => WsTarget::Existing(sid),
                 None => return,
             },
-            None => {
-                if self.sessions.len() >= self.opts.limits.max_sessions {
-                    return self.error_response(id, 503, "too many sessions", now);
-                }
-                WsTarget::New(kind)
-            }
+            // Decided before the handshake, while a refusal can still be an HTTP answer.
+            None if self.admit_new_session(id, now) => WsTarget::New(kind),
+            None => return,
         };
         let hs = match ws_transport::accept(&req, self.opts.secure) {
             Ok(hs) => hs,
@@ -81,10 +78,7 @@ impl Server {
     pub(super) fn ws_open(&mut self, id: ConnId, flavour: Flavour, target: WsTarget, now: Instant) {
         self.cancel_request_timer(id);
         let sid = match target {
-            WsTarget::New(kind) => match self.create_session(id, kind, now) {
-                Some(sid) => sid,
-                None => return,
-            },
+            WsTarget::New(kind) => self.create_session(kind),
             WsTarget::Existing(sid) if self.sessions.contains_key(&sid) => sid,
             WsTarget::Existing(_) => return self.close_conn(id, now),
         };

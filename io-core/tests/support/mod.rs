@@ -184,8 +184,13 @@ impl Bench {
     // ---- peers -----------------------------------------------------------------------
 
     pub fn connect(&mut self) -> ConnId {
+        self.connect_from(info())
+    }
+
+    /// A new connection from a peer of its own.
+    pub fn connect_from(&mut self, info: ConnectionInfo) -> ConnId {
         let now = self.now();
-        let id = self.server.handle_connection(info(), now);
+        let id = self.server.handle_connection(info, now);
         self.peers.insert(id, Peer::default());
         self.drain();
         id
