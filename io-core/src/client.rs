@@ -17,7 +17,7 @@ pub(crate) struct ClientScript {
 impl ClientScript {
     pub fn new() -> Self {
         let digest = Sha1::digest(CLIENT_JS.as_bytes());
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         ClientScript {
             body: Bytes::from_static(CLIENT_JS.as_bytes()),
             etag: format!("\"{hex}\""),

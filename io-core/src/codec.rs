@@ -74,18 +74,18 @@ fn decimal_digits(mut n: usize) -> usize {
 
 /// Appends `n` in decimal, without the formatting machinery.
 pub(crate) fn push_decimal(out: &mut Vec<u8>, n: usize) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
+    let start = out.len();
     let mut n = n;
     loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+        out.push(b'0' + (n % 10) as u8);
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    out.extend_from_slice(&buf[i..]);
+    if let Some(digits) = out.get_mut(start..) {
+        digits.reverse();
+    }
 }
 
 /// `~m~<len>~m~~h~<counter>`.

@@ -58,6 +58,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]
+// Nothing a peer sends may panic the server: no unwrap, expect, panic or unchecked indexing
+// outside tests. Each exception says why it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod client;
 pub mod codec;

@@ -138,10 +138,18 @@ impl Options {
         }
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "one slot per TransportKind, whose discriminants are 0..COUNT"
+    )]
     pub fn transport_options(&self, kind: TransportKind) -> &TransportOptions {
         &self.transport_options[kind as usize]
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "one slot per TransportKind, whose discriminants are 0..COUNT"
+    )]
     pub fn transport_options_mut(&mut self, kind: TransportKind) -> &mut TransportOptions {
         &mut self.transport_options[kind as usize]
     }
@@ -149,7 +157,7 @@ impl Options {
     /// Sets the same change on every transport, e.g. a short heartbeat for tests.
     pub fn for_each_transport(&mut self, mut f: impl FnMut(TransportKind, &mut TransportOptions)) {
         for kind in TransportKind::ALL {
-            f(kind, &mut self.transport_options[kind as usize]);
+            f(kind, self.transport_options_mut(kind));
         }
     }
 

@@ -71,6 +71,10 @@ pub(crate) struct Timers {
 
 impl Timers {
     /// Arms `key` for `at`, replacing its earlier deadline if it had one.
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "heap positions come from the heap itself or its index: always below its length"
+    )]
     pub fn set(&mut self, key: TimerKey, at: Instant) {
         self.seq += 1;
         let entry = Entry {
@@ -128,6 +132,10 @@ impl Timers {
         self.heap.len()
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "heap positions come from the heap itself or its index: always below its length"
+    )]
     fn remove_at(&mut self, pos: usize) {
         let last = self.heap.len() - 1;
         self.heap.swap(pos, last);
@@ -145,6 +153,10 @@ impl Timers {
         }
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "heap positions come from the heap itself or its index: always below its length"
+    )]
     fn sift_up(&mut self, mut pos: usize) -> usize {
         while pos > 0 {
             let parent = (pos - 1) / 2;
@@ -157,6 +169,10 @@ impl Timers {
         pos
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "heap positions come from the heap itself or its index: always below its length"
+    )]
     fn sift_down(&mut self, mut pos: usize) {
         loop {
             let (l, r) = (2 * pos + 1, 2 * pos + 2);
@@ -175,6 +191,10 @@ impl Timers {
         }
     }
 
+    #[expect(
+        clippy::indexing_slicing,
+        reason = "heap positions come from the heap itself or its index: always below its length"
+    )]
     fn swap(&mut self, a: usize, b: usize) {
         self.heap.swap(a, b);
         for pos in [a, b] {

@@ -134,7 +134,7 @@ impl HeadSyntax {
 
 /// `tchar` of RFC 9110 §5.6.2.
 fn is_token(b: u8) -> bool {
-    TOKEN[usize::from(b)]
+    TOKEN.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 /// How many bytes at the start of `bytes` are at least `low` and not DEL: eight at a time,
@@ -162,6 +162,10 @@ fn run_of(bytes: &[u8], low: u8) -> usize {
         .unwrap_or(tail.len())
 }
 
+#[expect(
+    clippy::indexing_slicing,
+    reason = "a constant: b < 256 indexes a table of 256"
+)]
 static TOKEN: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;

@@ -139,6 +139,10 @@ impl std::fmt::Debug for Server {
     }
 }
 
+#[expect(
+    clippy::expect_used,
+    reason = "without the OS's random source no session id is safe to hand out"
+)]
 fn os_random(buf: &mut [u8]) {
     // Without entropy there is no safe session id; failing loudly beats predictable ids.
     getrandom::getrandom(buf).expect("the operating system's random source failed");

@@ -339,8 +339,8 @@ const PREALLOCATE_UP_TO: usize = 64 * 1024;
 /// since every byte a client sends is masked.
 fn unmask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let mut key = [0u8; 8];
-    for (i, k) in key.iter_mut().enumerate() {
-        *k = mask[(offset + i) % 4];
+    for (k, m) in key.iter_mut().zip(mask.iter().cycle().skip(offset % 4)) {
+        *k = *m;
     }
     let word = u64::from_ne_bytes(key);
     let mut chunks = buf.chunks_exact_mut(8);
