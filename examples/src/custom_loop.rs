@@ -26,17 +26,37 @@ struct Conn {
     close_after: bool,
 }
 
-/// Stops a running loop from another thread, and tells how many sessions it has.
+/// Stops a running loop from another thread, and tells what it holds.
 #[derive(Clone)]
-pub struct Handle(Arc<AtomicBool>, Arc<Waker>, Arc<AtomicUsize>);
+pub struct Handle {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+    stats: Arc<Stats>,
+}
+
+#[derive(Default)]
+struct Stats {
+    sessions: AtomicUsize,
+    timers: AtomicUsize,
+    disconnects: AtomicUsize,
+}
 
 impl Handle {
     pub fn stop(&self) {
-        self.0.store(true, Ordering::Release);
-        let _ = self.1.wake();
+        self.stop.store(true, Ordering::Release);
+        let _ = self.waker.wake();
     }
+    /// Sessions alive.
     pub fn sessions(&self) -> usize {
-        self.2.load(Ordering::Acquire)
+        self.stats.sessions.load(Ordering::Acquire)
+    }
+    /// Timers armed in the core.
+    pub fn timers(&self) -> usize {
+        self.stats.timers.load(Ordering::Acquire)
+    }
+    /// Sessions that have ended so far.
+    pub fn disconnects(&self) -> usize {
+        self.stats.disconnects.load(Ordering::Acquire)
     }
 }
 
@@ -57,7 +77,7 @@ impl Loop {
         let poll = Poll::new()?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
-        let handle = Handle(Arc::default(), waker, Arc::default());
+        let handle = Handle { stop: Arc::default(), waker, stats: Arc::default() };
         Ok(Loop { poll, listener, server, conns: HashMap::new(), handle })
     }
 
@@ -69,7 +89,7 @@ impl Loop {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut buf = vec![0u8; 64 * 1024];
-        while !self.handle.0.load(Ordering::Acquire) {
+        while !self.handle.stop.load(Ordering::Acquire) {
             // Sleep until the next socket event or the core's next deadline.
             let timeout = self.server.poll_timeout().map(|at| at - Instant::now().min(at));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -184,7 +204,9 @@ impl Loop {
     fn drain(&mut self, now: Instant) {
         loop {
             // Published before anything is written, so a peer never sees an answer first.
-            self.handle.2.store(self.server.session_count(), Ordering::Release);
+            let stats = &self.handle.stats;
+            stats.sessions.store(self.server.session_count(), Ordering::Release);
+            stats.timers.store(self.server.timer_count(), Ordering::Release);
             while let Some(t) = self.server.poll_transmit() {
                 let (id, close) = (t.conn, t.close);
                 if close == Some(Close::Abort) {
@@ -205,7 +227,10 @@ impl Loop {
                 Some(Event::Request(conn, req)) => {
                     let _ = self.server.respond(conn, crate::apps::hello(&req), now);
                 }
-                Some(Event::Connect(_) | Event::Disconnect(..)) => {}
+                Some(Event::Disconnect(..)) => {
+                    self.handle.stats.disconnects.fetch_add(1, Ordering::AcqRel);
+                }
+                Some(Event::Connect(_)) => {}
                 None => return,
             }
         }

@@ -1,7 +1,8 @@
 //! Our own example servers, run in-process on a free port, on either adapter.
 
 use std::net::TcpListener;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ enum Running {
 pub struct Ours {
     pub target: Target,
     running: Running,
+    /// Disconnect callbacks so far (echo and broadcast; the chat app counts its own way).
+    disconnects: Arc<AtomicUsize>,
 }
 
 impl Ours {
@@ -59,6 +62,23 @@ impl Ours {
                     t.join().expect("the loop ends cleanly");
                 }
             }
+        }
+    }
+
+    /// Sessions that have ended so far, each counted once by its disconnect callback.
+    pub fn disconnects(&self) -> usize {
+        match &self.running {
+            Running::CustomLoop(h, _) => h.disconnects(),
+            _ => self.disconnects.load(Ordering::Acquire),
+        }
+    }
+
+    /// Timers armed in the core.
+    pub fn timer_count(&self) -> usize {
+        match &self.running {
+            Running::Smol(h) => h.engine().query(|core| core.timer_count()),
+            Running::Std(h) => h.engine().query(|core| core.timer_count()),
+            Running::CustomLoop(h, _) => h.timers(),
         }
     }
 
@@ -93,13 +113,16 @@ pub fn ours(mode: &str, transport_options_json: &str) -> Ours {
 pub fn ours_on(adapter: Adapter, mode: &str, options: Options) -> Ours {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let addr = listener.local_addr().expect("local address");
+    let disconnects = Arc::new(AtomicUsize::new(0));
     let running = match adapter {
         Adapter::Smol => {
             let server = io_smol::Server::from_listener(listener, options).expect("valid options");
+            let server = server.on_disconnect(counting(&disconnects));
             Running::Smol(app(mode, server).spawn().expect("start the server"))
         }
         Adapter::Std => {
             let server = io_std::Server::from_listener(listener, options).expect("valid options");
+            let server = server.on_disconnect(counting(&disconnects));
             Running::Std(app(mode, server).spawn().expect("start the server"))
         }
         Adapter::CustomLoop => {
@@ -113,6 +136,15 @@ pub fn ours_on(adapter: Adapter, mode: &str, options: Options) -> Ours {
     Ours {
         target: Target::external(addr),
         running,
+        disconnects,
+    }
+}
+
+/// A disconnect callback that counts.
+fn counting<C>(count: &Arc<AtomicUsize>) -> impl Fn(C, io_core::DisconnectReason) + Send + Sync {
+    let count = count.clone();
+    move |_, _| {
+        count.fetch_add(1, Ordering::AcqRel);
     }
 }
 
