@@ -1,12 +1,12 @@
 """Runs the Autobahn WebSocket conformance cases against io-core's RFC 6455 layer.
 
 The core cases (groups 1 to 7, 9 and 10; 12 and 13 are permessage-deflate, which is not implemented) are
-driven by kosoku, a runner of Autobahn's own case files, against `autobahn_echo`, a plain
+driven by kosoku, a runner of Autobahn's own case files, against `ws_echo`, a plain
 echo server on io-core's handshake and decoder. Each case's verdict (behavior, and behavior
 of the close) is compared with `expected.json` beside this file: any change, better or
 worse, fails, so that a change of conformance is always a decision, as in tungstenite's CI.
 
-    python tests/autobahn/run.py --server target/debug/autobahn_echo [--update]
+    python tests/autobahn/run.py --server target/debug/ws_echo [--update]
 
 All 301 cases take a few seconds. --update writes the verdicts of this run into
 expected.json instead of comparing. The verdicts go to --out as verdicts.json.
@@ -61,7 +61,7 @@ def case_key(case_id: str) -> list[int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", required=True, help="the autobahn_echo binary")
+    parser.add_argument("--server", required=True, help="the ws_echo binary")
     parser.add_argument("--update", action="store_true", help="write expected.json")
     parser.add_argument("--out", default="target/autobahn", help="report directory")
     args = parser.parse_args()

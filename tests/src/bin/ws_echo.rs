@@ -1,18 +1,25 @@
-//! A plain RFC 6455 echo server on io-core's handshake and framing code, for the Autobahn
-//! conformance cases: every text and binary message comes back unchanged, pings are
-//! answered, a close is returned, and a framing error closes with the decoder's code.
+//! A plain WebSocket echo server on io-core's handshake and framing code, RFC 6455 and
+//! hixie-76: every message comes back unchanged, pings are answered, a close is returned,
+//! and a framing error closes (RFC 6455: with the decoder's code).
 //!
+//! The Autobahn conformance cases run against its RFC 6455 side (`scripts/autobahn`); its
+//! hixie-76 side is compared with another implementation's (`tests/tests/hixie_oracle.rs`).
 //! Unlike a Socket.IO endpoint it takes binary messages (Socket.IO 0.6 has none and refuses
 //! them with 1003), so the suite's binary cases test the decoder too. One thread per
 //! connection keeps it simple; it is a test fixture, not a server to deploy.
 //!
-//! `autobahn_echo --port N` (0: any free port); it prints `listening on 127.0.0.1:PORT`.
+//! `ws_echo --port N` (0: any free port); it prints `listening on 127.0.0.1:PORT`.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 
 use io_core::http::parser::RequestParser;
-use io_core::websocket::handshake::{classify, rfc6455_accept, rfc6455_response, Flavour};
+use io_core::http::request::Request;
+use io_core::websocket::handshake::{
+    classify, hixie76_answer, hixie76_key_number, hixie76_response, rfc6455_accept,
+    rfc6455_response, Flavour,
+};
+use io_core::websocket::hixie::{self, HixieDecoder};
 use io_core::websocket::rfc6455::{self, Rfc6455Decoder};
 use io_core::websocket::WsEvent;
 
@@ -26,7 +33,7 @@ fn main() -> io::Result<()> {
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--port", Some(p)) => port = p.parse().map_err(io::Error::other)?,
-            _ => return Err(io::Error::other("usage: autobahn_echo --port N")),
+            _ => return Err(io::Error::other("usage: ws_echo --port N")),
         }
     }
     let listener = TcpListener::bind(("127.0.0.1", port))?;
@@ -57,6 +64,9 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             break request;
         }
     };
+    if let Ok(Flavour::Hixie76) = classify(&request) {
+        return serve_hixie76(stream, &request, pending, buf);
+    }
     let accept = match classify(&request) {
         Ok(Flavour::Rfc6455) => request
             .header("sec-websocket-key")
@@ -92,6 +102,75 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
         }
         if let Err(e) = fed {
             stream.write_all(&rfc6455::close_frame(e.close_code, e.reason))?;
+            return linger_close(stream);
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        input = buf[..n].to_vec();
+    }
+}
+
+/// hixie-76: the head at once, the 16-byte answer once key3 is in, then echoes.
+fn serve_hixie76(
+    mut stream: TcpStream,
+    request: &Request,
+    mut input: Vec<u8>,
+    mut buf: Vec<u8>,
+) -> io::Result<()> {
+    let key = |name| {
+        request
+            .header(name)
+            .ok_or(())
+            .and_then(|k| hixie76_key_number(k).map_err(|_| ()))
+    };
+    let (Ok(key1), Ok(key2)) = (key("sec-websocket-key1"), key("sec-websocket-key2")) else {
+        stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")?;
+        return Ok(());
+    };
+    let origin = request.header("origin").unwrap_or("null");
+    let location = format!(
+        "ws://{}{}",
+        request.header("host").unwrap_or(""),
+        request.target
+    );
+    stream.write_all(&hixie76_response(
+        origin,
+        &location,
+        request.header("sec-websocket-protocol"),
+    ))?;
+    while input.len() < 8 {
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        input.extend_from_slice(&buf[..n]);
+    }
+    let mut key3 = [0u8; 8];
+    key3.copy_from_slice(&input[..8]);
+    stream.write_all(&hixie76_answer(key1, key2, &key3))?;
+    let mut decoder = HixieDecoder::new(MAX_MESSAGE);
+    let mut events = Vec::new();
+    let mut input = input.split_off(8);
+    loop {
+        let fed = decoder.feed(&input, &mut events);
+        for event in events.drain(..) {
+            match event {
+                WsEvent::Text(text) => {
+                    let mut frame = hixie::FRAME_START.to_vec();
+                    frame.extend_from_slice(text.as_bytes());
+                    frame.extend_from_slice(hixie::FRAME_END);
+                    stream.write_all(&frame)?;
+                }
+                WsEvent::Close { .. } => {
+                    stream.write_all(hixie::CLOSE)?;
+                    return linger_close(stream);
+                }
+                _ => {}
+            }
+        }
+        if fed.is_err() {
             return linger_close(stream);
         }
         let n = stream.read(&mut buf)?;
