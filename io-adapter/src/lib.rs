@@ -19,6 +19,17 @@
 //! - **The timer** is woken only when the earliest deadline moves earlier than the one it
 //!   sleeps until.
 #![forbid(unsafe_code)]
+// Nothing a peer does may panic the server: no unwrap, expect, panic or unchecked indexing
+// outside tests; each exception says why it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod callbacks;
 pub mod client;

@@ -44,7 +44,7 @@ impl<'a> Slices<'a> {
             *slot = IoSlice::new(b);
             n += 1;
         }
-        &self.0[..n]
+        self.0.get(..n).unwrap_or_default()
     }
 }
 
