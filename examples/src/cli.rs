@@ -7,7 +7,7 @@ use io_core::Options;
 
 use crate::apps::App;
 
-/// `--port N --host ADDR --policy-port N --adapter smol|std --quiet`
+/// `--port N --host ADDR --policy-port N --adapter smol|std --sessions-per-peer N --quiet`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     pub port: u16,
@@ -36,27 +36,51 @@ impl Adapter {
     }
 }
 
-const USAGE: &str = "options:
-  --port N          HTTP port (default 8080)
-  --host ADDR       address to bind (default 127.0.0.1)
-  --policy-port N   Flash policy port (default 843; 0 turns it off)
-  --adapter NAME    smol or std (default smol)
-  --sessions-per-peer N
-                    new sessions one address may make per second (default 100; 0: no
-                    limit, e.g. behind a proxy or for a load test from one machine)
-  --quiet           no log lines";
+/// Which flags a program honours: every example server takes them all but the custom loop,
+/// which has no adapter to choose and no standalone policy listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    Server,
+    CustomLoop,
+}
+
+impl Program {
+    fn usage(self) -> String {
+        let mut lines = vec![
+            "options:",
+            "  --port N          HTTP port (default 8080)",
+            "  --host ADDR       address to bind (default 127.0.0.1)",
+        ];
+        if self == Program::Server {
+            lines.push("  --policy-port N   Flash policy port (default 843; 0 turns it off)");
+            lines.push("  --adapter NAME    smol or std (default smol)");
+        }
+        lines.extend([
+            "  --sessions-per-peer N",
+            "                    new sessions one address may make per second (default 100; 0:",
+            "                    no limit, e.g. behind a proxy or for a load test from one machine)",
+            "  --quiet           no log lines",
+            "  --help            this text",
+        ]);
+        lines.join("\n")
+    }
+}
 
 impl Args {
+    /// The flags of an example server, from the process's arguments.
     pub fn parse() -> Result<Args, lexopt::Error> {
-        Self::parse_from(lexopt::Parser::from_env())
+        Self::parse_from(Program::Server, lexopt::Parser::from_env())
     }
 
-    pub fn parse_from(mut p: lexopt::Parser) -> Result<Args, lexopt::Error> {
+    /// The flags `program` honours; any other is an error.
+    pub fn parse_from(program: Program, mut p: lexopt::Parser) -> Result<Args, lexopt::Error> {
         use lexopt::prelude::*;
+        let server = program == Program::Server;
         let mut args = Args {
             port: 8080,
             host: "127.0.0.1".into(),
-            policy_port: Some(843),
+            // The custom loop runs no policy listener: policy probes are answered inline.
+            policy_port: server.then_some(843),
             adapter: Adapter::Smol,
             quiet: false,
             sessions_per_peer: None,
@@ -65,11 +89,11 @@ impl Args {
             match arg {
                 Long("port") => args.port = p.value()?.parse()?,
                 Long("host") => args.host = p.value()?.string()?,
-                Long("policy-port") => {
+                Long("policy-port") if server => {
                     let port: u16 = p.value()?.parse()?;
                     args.policy_port = (port != 0).then_some(port);
                 }
-                Long("adapter") => {
+                Long("adapter") if server => {
                     args.adapter = match p.value()?.string()?.as_str() {
                         "smol" => Adapter::Smol,
                         "std" => Adapter::Std,
@@ -81,7 +105,7 @@ impl Args {
                 Long("quiet") => args.quiet = true,
                 Long("sessions-per-peer") => args.sessions_per_peer = Some(p.value()?.parse()?),
                 Long("help") | Short('h') => {
-                    println!("{USAGE}");
+                    println!("{}", program.usage());
                     std::process::exit(0);
                 }
                 _ => return Err(arg.unexpected()),
@@ -147,7 +171,23 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Args, lexopt::Error> {
-        Args::parse_from(lexopt::Parser::from_args(args.iter().copied()))
+        Args::parse_from(Program::Server, lexopt::Parser::from_args(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_custom_loop_refuses_the_flags_it_would_ignore() {
+        let parse = |args: &[&str]| {
+            Args::parse_from(Program::CustomLoop, lexopt::Parser::from_args(args.iter().copied()))
+        };
+        let a = parse(&["--port", "9000", "--quiet", "--sessions-per-peer", "0"]).unwrap();
+        assert_eq!(
+            (a.port, a.quiet, a.sessions_per_peer, a.policy_port),
+            (9000, true, Some(0), None)
+        );
+        assert!(parse(&["--adapter", "std"]).is_err());
+        assert!(parse(&["--policy-port", "0"]).is_err());
+        assert!(!Program::CustomLoop.usage().contains("--adapter"));
+        assert!(Program::Server.usage().contains("--adapter"));
     }
 
     #[test]
