@@ -15,7 +15,7 @@ after(async () => {
 });
 
 /** Opens the chat page in a context of its own and waits until it is connected. */
-async function joinChat(t, server) {
+async function joinChat(t, server, query = '') {
   const context = await newContext(browser);
   t.after(() => context.close());
   const page = await context.newPage();
@@ -23,9 +23,15 @@ async function joinChat(t, server) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.errors = errors;
-  await page.goto(`${server.origin}/chat.html`);
+  await page.goto(`${server.origin}/chat.html${query}`);
   await page.locator('#status').filter({ hasText: /^connected over / }).waitFor();
   return page;
+}
+
+/** A name as the page derives it from a session id, between `before` and `after`. */
+function NAMED(before, after = '') {
+  const quote = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${quote(before)}[A-Z][a-z]+ [A-Z][a-z]+ \\d{1,2}${quote(after)}$`);
 }
 
 function chatLines(page) {
@@ -47,9 +53,11 @@ it('two chat pages talk to each other', { timeout: 45000 }, async (t) => {
     const alice = await joinChat(t, server);
     const bob = await joinChat(t, server);
 
-    // Both connected over a real WebSocket (the page leaves the transport list alone).
-    assert.equal(await alice.locator('#status').textContent(), 'connected over websocket');
-    assert.equal(await bob.locator('#status').textContent(), 'connected over websocket');
+    // Both connected over a real WebSocket (the page leaves the transport list alone), each
+    // under a short name.
+    assert.match(await alice.locator('#status').textContent(), NAMED('connected over websocket as '));
+    assert.match(await bob.locator('#status').textContent(), NAMED('connected over websocket as '));
+    assert.equal(await alice.locator('meta[name=viewport]').count(), 1, 'a viewport for phones');
 
     // Alice hears that somebody came.
     await alice.locator('#chat p.announcement').filter({ hasText: / connected$/ }).waitFor();
@@ -58,14 +66,16 @@ it('two chat pages talk to each other', { timeout: 45000 }, async (t) => {
     const fromAlice = bob.locator('#chat p').filter({ hasText: 'Hello Bob!' });
     await fromAlice.waitFor();
     const line = await fromAlice.textContent();
-    assert.match(line, /^[0-9a-f]+: Hello Bob!$/, 'the other page shows "<session id>: <text>"');
+    assert.match(line, NAMED('', ': Hello Bob!'), 'the other page shows "<name>: <text>"');
+    const aliceStatus = await alice.locator('#status').textContent();
+    assert.equal(aliceStatus.split(' as ')[1], line.split(':')[0], 'the name Alice sees is hers');
     const aliceSession = line.split(':')[0];
 
     await say(bob, 'Hi Alice 👋 — ça va?');
     const fromBob = alice.locator('#chat p').filter({ hasText: 'Hi Alice 👋 — ça va?' });
     await fromBob.waitFor();
     const bobLine = await fromBob.textContent();
-    assert.match(bobLine, /^[0-9a-f]+: Hi Alice 👋 — ça va\?$/);
+    assert.match(bobLine, NAMED('', ': Hi Alice 👋 — ça va?'));
     assert.notEqual(bobLine.split(':')[0], aliceSession, 'two sessions');
 
     await say(alice, '<b>not bold</b> & stays text');
@@ -99,6 +109,44 @@ it('two chat pages talk to each other', { timeout: 45000 }, async (t) => {
     await alice.locator('#chat p.announcement').filter({ hasText: / disconnected$/ }).waitFor();
 
     assert.deepEqual([...alice.errors, ...carol.errors], []);
+  } catch (e) {
+    e.message += `\n--- server log (end) ---\n${server.log.slice(-3000)}`;
+    throw e;
+  }
+});
+
+it('the chat works over every transport, shows JSON as JSON, and a reconnect does not repeat the history', { timeout: 90000 }, async (t) => {
+  const server = new ExampleServer('chat');
+  t.after(() => server.stop());
+  await server.start();
+  try {
+    const bob = await joinChat(t, server);
+    for (const transport of ['websocket', 'xhr-polling', 'jsonp-polling', 'htmlfile', 'xhr-multipart']) {
+      const alice = await joinChat(t, server, `?transport=${transport}`);
+      assert.match(await alice.locator('#status').textContent(), NAMED(`connected over ${transport} as `));
+      assert.equal(await alice.locator('#transport').inputValue(), transport, 'the picker shows it');
+      const text = `over ${transport}`;
+      await say(alice, text);
+      await bob.locator('#chat p').filter({ hasText: text }).waitFor();
+      await alice.close();
+    }
+    // An object sent by a page is shown as JSON, not as [object Object].
+    await bob.evaluate(() => socket.send({ a: [1, 2] }));
+    const carol = await joinChat(t, server, '?transport=xhr-polling');
+    const json = carol.locator('#chat p.json').filter({ hasText: '{"a":[1,2]}' });
+    await json.waitFor();
+    assert.match(await json.textContent(), NAMED('', ': {"a":[1,2]}'));
+    // Carol's transport breaks; she reconnects and gets the history again, shown once.
+    const before = (await chatLines(carol)).filter((l) => !/ (dis)?connected$/.test(l));
+    await carol.evaluate(() => socket.transport.fail('broken on purpose'));
+    await carol.locator('#status').filter({ hasText: /^connected over / }).waitFor({ timeout: 20000 });
+    await say(bob, 'after the reconnect');
+    await carol.locator('#chat p').filter({ hasText: 'after the reconnect' }).waitFor();
+    const after = (await chatLines(carol)).filter((l) => !/ (dis)?connected$/.test(l));
+    assert.deepEqual(after.slice(0, before.length), before, 'the history, once');
+    assert.equal(after.length, before.length + 1);
+    await carol.screenshot({ path: saveArtifact('chat-page-3.png'), fullPage: true });
+    assert.deepEqual([...bob.errors, ...carol.errors], []);
   } catch (e) {
     e.message += `\n--- server log (end) ---\n${server.log.slice(-3000)}`;
     throw e;

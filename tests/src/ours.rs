@@ -40,7 +40,7 @@ enum Running {
 pub struct Ours {
     pub target: Target,
     running: Running,
-    /// Disconnect callbacks so far (echo and broadcast; the chat app counts its own way).
+    /// Disconnect callbacks so far: echo and broadcast only (the chat app sets its own).
     disconnects: Arc<AtomicUsize>,
 }
 
