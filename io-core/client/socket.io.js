@@ -845,6 +845,174 @@
   };
 
   // ---------------------------------------------------------------------------------------
+  // The 0.6 extension point
+  // ---------------------------------------------------------------------------------------
+
+  /**
+   * `io.Transport` as the 0.6 client had it: the base a page's own transport inherits from
+   * (`io.Transport.apply(this, arguments)` and `io.util.inherit(Mine, io.Transport)`), and
+   * the holder of every transport by name (`io.Transport['xhr-polling']`,
+   * `io.Transport.mytransport = Mine`), each with `check()` and `xdomainCheck()`. A name in
+   * the `transports` option is looked up here, so a transport a page adds is used like the
+   * built-in ones. A page's transport keeps the 0.6 contract: `connect()`, `send(data)` and
+   * `disconnect()`, calling `onData(payload)` (or `onMessage`) and `onDisconnect()`; it
+   * reaches the socket through `this.base` (`options`, `host`, `isXDomain()`).
+   */
+  function LegacyTransport(base, options) {
+    this.base = base;
+    this.options = { timeout: 15000 };
+    legacyUtil.merge(this.options, options);
+  }
+  LegacyTransport.prototype.send = function () {
+    throw new Error('Missing send() implementation');
+  };
+  LegacyTransport.prototype.connect = function () {
+    throw new Error('Missing connect() implementation');
+  };
+  LegacyTransport.prototype.disconnect = function () {
+    throw new Error('Missing disconnect() implementation');
+  };
+  LegacyTransport.prototype.encode = function (messages) {
+    return encode(Array.isArray(messages) ? messages : [messages]);
+  };
+  LegacyTransport.prototype.decode = function (data) {
+    return decode(data).messages;
+  };
+  LegacyTransport.prototype.onData = function (data) {
+    this.setTimeout();
+    for (const message of this.decode(data)) this.onMessage(message);
+  };
+  LegacyTransport.prototype.setTimeout = function () {
+    clearTimeout(this.timeout);
+    this.timeout = setTimeout(() => this.onTimeout(), this.options.timeout);
+  };
+  LegacyTransport.prototype.onTimeout = function () {
+    this.onDisconnect();
+  };
+  LegacyTransport.prototype.onMessage = function (message) {
+    if (!this.sessionid) {
+      this.sessionid = message;
+      this.onConnect();
+    } else if (message.startsWith(HEARTBEAT)) {
+      this.onHeartbeat(message.slice(HEARTBEAT.length));
+    } else if (message.startsWith(JSON_MARK)) {
+      let value;
+      try {
+        value = JSON.parse(message.slice(JSON_MARK.length));
+      } catch (e) {
+        return this.base.onError(e);
+      }
+      this.base.onMessage(value);
+    } else {
+      this.base.onMessage(message);
+    }
+    return undefined;
+  };
+  LegacyTransport.prototype.onHeartbeat = function (heartbeat) {
+    this.send(HEARTBEAT + heartbeat);
+  };
+  LegacyTransport.prototype.onConnect = function () {
+    this.connected = true;
+    this.connecting = false;
+    this.base.onConnect();
+    this.setTimeout();
+  };
+  LegacyTransport.prototype.onDisconnect = function () {
+    clearTimeout(this.timeout);
+    this.connecting = false;
+    this.connected = false;
+    this.sessionid = null;
+    this.base.onDisconnect();
+  };
+  LegacyTransport.prototype.prepareUrl = function () {
+    const o = this.base.options;
+    return `${o.secure ? 'https' : 'http'}://${this.base.host}:${o.port}/${o.resource}/${this.type}` +
+      (this.sessionid ? `/${this.sessionid}` : '/');
+  };
+  LegacyTransport.check = () => false;
+  LegacyTransport.xdomainCheck = () => false;
+  for (const name of Object.keys(transports)) LegacyTransport[name] = transports[name];
+
+  /** The helpers a 0.6 transport of a page's own uses. */
+  const legacyUtil = {
+    inherit(ctor, superCtor) {
+      // As in 0.6: the prototype's methods are copied, there is no `instanceof`.
+      for (const key in superCtor.prototype) ctor.prototype[key] = superCtor.prototype[key];
+    },
+    merge(target, additional) {
+      for (const key in additional) if (hasOwn(additional, key)) target[key] = additional[key];
+    },
+    isArray: (obj) => Array.isArray(obj),
+    indexOf: (arr, item, from) => Array.prototype.indexOf.call(arr, item, from),
+    defer: (fn) => later(fn),
+    load(fn) {
+      if (!global.document || /loaded|complete/.test(global.document.readyState)) return fn();
+      return global.addEventListener('load', fn, false);
+    },
+  };
+
+  /**
+   * Runs a page's 0.6 transport under the socket: the socket sees the same few methods as
+   * on its own transports, and the page's transport sees a `base` shaped like 0.6's socket.
+   */
+  class LegacyBridge {
+    constructor(socket, name, Ctor, options) {
+      this.socket = socket;
+      this.name = name;
+      this.Ctor = Ctor;
+      this.options = options;
+      this.inner = null;
+    }
+
+    get type() {
+      return (this.inner && this.inner.type) || this.Ctor.prototype.type || this.name;
+    }
+
+    get sessionid() {
+      return this.inner ? this.inner.sessionid || null : null;
+    }
+
+    open() {
+      this.close();
+      const socket = this.socket;
+      const bridge = this;
+      let inner = null;
+      const live = () => bridge.inner === inner;
+      const base = {
+        options: socket.options,
+        host: socket.host,
+        isXDomain: () => socket._isCrossOrigin(),
+        onConnect: () => live() && socket._onTransportConnect(bridge),
+        onMessage: (m) => live() && socket._onMessage(m),
+        onError: (e) => live() && socket._onError(e),
+        onDisconnect: () => {
+          if (!live()) return;
+          bridge.inner = null;
+          socket._onTransportClose(bridge, 'transport closed');
+        },
+        emit: (...args) => socket.emit(...args),
+      };
+      inner = new this.Ctor(base, this.options);
+      this.inner = inner;
+      inner.connecting = true;
+      inner.connect();
+    }
+
+    close() {
+      const inner = this.inner;
+      this.inner = null;
+      if (inner) {
+        clearTimeout(inner.timeout);
+        inner.disconnect();
+      }
+    }
+
+    send(messages) {
+      if (this.inner) this.inner.send(messages);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Socket
   // ---------------------------------------------------------------------------------------
 
@@ -1039,13 +1207,18 @@
       }
       const name = candidates.find((n) => this._usable(n));
       if (name === undefined) return null;
-      return new transports[name](this, this.options.transportOptions[name]);
+      const T = LegacyTransport[name];
+      const options = this.options.transportOptions[name] || {};
+      if (T.prototype instanceof Transport) return new T(this, options);
+      return new LegacyBridge(this, name, T, options);
     }
 
+    /** A transport by name: built in, or added by the page to `io.Transport` (0.6's way). */
     _usable(name) {
-      if (!hasOwn(transports, name)) return false;
-      const T = transports[name];
-      return T.check() && (!this._isCrossOrigin() || T.xdomainCheck());
+      if (!hasOwn(LegacyTransport, name) || typeof LegacyTransport[name] !== 'function') return false;
+      const T = LegacyTransport[name];
+      if (typeof T.check !== 'function' || !T.check()) return false;
+      return !this._isCrossOrigin() || (typeof T.xdomainCheck === 'function' && !!T.xdomainCheck());
     }
 
     /** A different host or port than the page counts as cross-origin. */
@@ -1108,7 +1281,7 @@
     /** The first usable transport after the current one in this pass over the list. */
     _nextTransport() {
       const remaining = this._remaining || (this._remaining = this.options.transports.slice());
-      remaining.splice(0, remaining.indexOf(this.transport.type) + 1);
+      remaining.splice(0, remaining.indexOf(this.transport.name || this.transport.type) + 1);
       return this._pickTransport(remaining);
     }
 
@@ -1220,8 +1393,11 @@
   const io = {
     version: VERSION,
     Socket,
-    Transport,
+    // 0.6's base transport, holding every transport by name; the built-in ones are also in
+    // `transports`.
+    Transport: LegacyTransport,
     transports,
+    util: legacyUtil,
     // Poll scripts call `io.JSONP[<index>]._(…)`. Keep the array of a copy loaded earlier,
     // whose sockets may still be polling.
     JSONP: previous && Array.isArray(previous.JSONP) ? previous.JSONP : [],
