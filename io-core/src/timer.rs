@@ -85,14 +85,13 @@ impl Timers {
         match self.index.get(&key).copied() {
             Some(pos) => {
                 self.heap[pos] = entry;
-                let pos = self.sift_up(pos);
-                self.sift_down(pos);
+                self.restore(pos, true);
             }
             None => {
                 self.heap.push(entry);
                 let pos = self.heap.len() - 1;
                 self.index.insert(key, pos);
-                self.sift_up(pos);
+                self.restore(pos, true);
             }
         }
     }
@@ -132,75 +131,72 @@ impl Timers {
         self.heap.len()
     }
 
-    #[expect(
-        clippy::indexing_slicing,
-        reason = "heap positions come from the heap itself or its index: always below its length"
-    )]
     fn remove_at(&mut self, pos: usize) {
-        let last = self.heap.len() - 1;
-        self.heap.swap(pos, last);
-        self.heap.pop();
+        self.heap.swap_remove(pos);
         if crate::table::wasteful(self.heap.len(), self.heap.capacity()) {
             self.heap.shrink_to(self.heap.len() * 2);
             self.index.shrink_to(self.heap.len() * 2);
         }
         if pos < self.heap.len() {
-            if let Some(slot) = self.index.get_mut(&self.heap[pos].key) {
-                *slot = pos;
-            }
-            let pos = self.sift_up(pos);
-            self.sift_down(pos);
+            // The last entry moved into the gap: the index does not know yet.
+            self.restore(pos, false);
         }
     }
 
+    /// Restores the heap order after the entry at `pos` changed: it moves up while it is due
+    /// before its parent, else down while a child is due before it. Entries move into the
+    /// hole rather than being swapped, so each one that moves updates the index once.
+    /// `known`: the index already says `pos` for this entry.
     #[expect(
         clippy::indexing_slicing,
         reason = "heap positions come from the heap itself or its index: always below its length"
     )]
-    fn sift_up(&mut self, mut pos: usize) -> usize {
-        while pos > 0 {
-            let parent = (pos - 1) / 2;
-            if !self.heap[pos].before(&self.heap[parent]) {
+    fn restore(&mut self, pos: usize, known: bool) {
+        let entry = self.heap[pos];
+        let len = self.heap.len();
+        let mut hole = pos;
+        while hole > 0 {
+            let parent = (hole - 1) / 2;
+            if !entry.before(&self.heap[parent]) {
                 break;
             }
-            self.swap(pos, parent);
-            pos = parent;
+            self.heap[hole] = self.heap[parent];
+            self.place(hole);
+            hole = parent;
         }
-        pos
+        if hole == pos {
+            loop {
+                let (l, r) = (2 * hole + 1, 2 * hole + 2);
+                if l >= len {
+                    break;
+                }
+                let child = if r < len && self.heap[r].before(&self.heap[l]) {
+                    r
+                } else {
+                    l
+                };
+                if !self.heap[child].before(&entry) {
+                    break;
+                }
+                self.heap[hole] = self.heap[child];
+                self.place(hole);
+                hole = child;
+            }
+        }
+        if hole != pos || !known {
+            self.heap[hole] = entry;
+            self.place(hole);
+        }
     }
 
+    /// Records in the index where the entry at `pos` now is.
     #[expect(
         clippy::indexing_slicing,
         reason = "heap positions come from the heap itself or its index: always below its length"
     )]
-    fn sift_down(&mut self, mut pos: usize) {
-        loop {
-            let (l, r) = (2 * pos + 1, 2 * pos + 2);
-            let mut least = pos;
-            if l < self.heap.len() && self.heap[l].before(&self.heap[least]) {
-                least = l;
-            }
-            if r < self.heap.len() && self.heap[r].before(&self.heap[least]) {
-                least = r;
-            }
-            if least == pos {
-                return;
-            }
-            self.swap(pos, least);
-            pos = least;
-        }
-    }
-
-    #[expect(
-        clippy::indexing_slicing,
-        reason = "heap positions come from the heap itself or its index: always below its length"
-    )]
-    fn swap(&mut self, a: usize, b: usize) {
-        self.heap.swap(a, b);
-        for pos in [a, b] {
-            if let Some(slot) = self.index.get_mut(&self.heap[pos].key) {
-                *slot = pos;
-            }
+    fn place(&mut self, pos: usize) {
+        if let Some(slot) = self.index.get_mut(&self.heap[pos].key) {
+            *slot = pos;
         }
     }
 }
@@ -243,6 +239,13 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(timers.len(), model.len());
+                // The index says where every entry is, and the heap is in order.
+                for (i, e) in timers.heap.iter().enumerate() {
+                    prop_assert_eq!(timers.index.get(&e.key).copied(), Some(i));
+                    if i > 0 {
+                        prop_assert!(!e.before(&timers.heap[(i - 1) / 2]));
+                    }
+                }
                 let earliest = model.iter().min_by_key(|(_, v)| **v).map(|(_, v)| v.0);
                 prop_assert_eq!(timers.next(), earliest);
             }
