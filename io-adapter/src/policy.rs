@@ -42,23 +42,18 @@ impl PolicyListener {
                         thread::sleep(Duration::from_millis(10));
                         continue;
                     };
-                    if answering.fetch_add(1, Ordering::AcqRel) >= MAX_ANSWERING {
-                        answering.fetch_sub(1, Ordering::AcqRel);
+                    let Some(slot) = Slot::take(&answering) else {
                         let _ = stream.shutdown(Shutdown::Both);
                         continue;
-                    }
+                    };
                     let doc = doc.clone();
-                    let done = answering.clone();
-                    let spawned =
-                        thread::Builder::new()
-                            .name("io-policy-conn".into())
-                            .spawn(move || {
-                                answer(stream, &doc);
-                                done.fetch_sub(1, Ordering::AcqRel);
-                            });
-                    if spawned.is_err() {
-                        answering.fetch_sub(1, Ordering::AcqRel);
-                    }
+                    // The slot is given back when the thread ends, or at once if none starts.
+                    let _ = thread::Builder::new()
+                        .name("io-policy-conn".into())
+                        .spawn(move || {
+                            let _slot = slot;
+                            answer(stream, &doc);
+                        });
                 }
             })?;
         Ok(PolicyListener { addr, stop })
@@ -74,6 +69,25 @@ impl PolicyListener {
             // Wake the accept call so that it sees the flag.
             let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
         }
+    }
+}
+
+/// One of the `MAX_ANSWERING` answers that may run at once, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(answering: &Arc<AtomicUsize>) -> Option<Slot> {
+        if answering.fetch_add(1, Ordering::AcqRel) >= MAX_ANSWERING {
+            answering.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Slot(answering.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -63,13 +63,9 @@ pub fn encode_text(s: &str) -> Bytes {
     Bytes::from(out)
 }
 
-fn decimal_digits(mut n: usize) -> usize {
-    let mut digits = 1;
-    while n >= 10 {
-        n /= 10;
-        digits += 1;
-    }
-    digits
+/// How many digits [`push_decimal`] writes for `n`.
+pub(crate) fn decimal_digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// Appends `n` in decimal, without the formatting machinery.

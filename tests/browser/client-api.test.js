@@ -7,10 +7,8 @@
 const assert = require('node:assert/strict');
 const { describe, it, before, after } = require('node:test');
 const {
-  ExampleServer,
   launchBrowser,
-  newContext,
-  openTestPage,
+  withEchoPage,
   waitForEvent,
   waitForMessages,
   openSocket,
@@ -27,20 +25,7 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-async function withEcho(t, body) {
-  const server = new ExampleServer('echo');
-  t.after(() => server.stop());
-  await server.start();
-  const context = await newContext(browser);
-  t.after(() => context.close());
-  const page = await openTestPage(context, server.origin, { title: t.name });
-  try {
-    await body(server, page);
-  } catch (e) {
-    e.message += `\n--- server log (end) ---\n${server.log.slice(-3000)}`;
-    throw e;
-  }
-}
+const withEcho = (t, body) => withEchoPage(browser, t, body);
 
 describe('the 0.6 transport API', { concurrency: 3 }, () => {
   it('io.Transport holds every transport by name, with check() and xdomainCheck()', async (t) => {

@@ -7,15 +7,13 @@
 const assert = require('node:assert/strict');
 const { describe, it, before, after } = require('node:test');
 const {
-  ExampleServer,
   launchBrowser,
-  newContext,
-  openTestPage,
   openSocket,
   waitForEvent,
   waitForMessages,
   send,
   sleep,
+  withEchoPage,
 } = require('./support');
 
 const TEXT = 'plain text, with "quotes", ~m~ and ~j~ inside';
@@ -30,21 +28,12 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-async function withEcho(t, body) {
-  const server = new ExampleServer('echo');
-  t.after(() => server.stop());
-  await server.start();
-  const context = await newContext(browser);
-  t.after(() => context.close());
-  const page = await openTestPage(context, server.origin, { reference: true, title: t.name });
-  // Make sure this is the original client and not ours.
-  assert.equal(await page.evaluate(() => typeof window.io.codec), 'undefined', 'the original client is loaded');
-  try {
+function withEcho(t, body) {
+  return withEchoPage(browser, t, async (server, page) => {
+    // Make sure this is the original client and not ours.
+    assert.equal(await page.evaluate(() => typeof window.io.codec), 'undefined', 'the original client is loaded');
     await body(server, page);
-  } catch (e) {
-    e.message += `\n--- server log (end) ---\n${server.log.slice(-3000)}`;
-    throw e;
-  }
+  }, { reference: true });
 }
 
 async function exchange(page) {

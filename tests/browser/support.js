@@ -389,6 +389,26 @@ function openSocket(page, name, host, options) {
   return page.evaluate(([n, h, o]) => window.H.open(n, h, o), [name, host, options]);
 }
 
+/**
+ * Runs `body(server, page)` with a fresh echo server (on `adapter`) and a fresh browser
+ * context holding the test page, and always stops both. A failure carries the end of the
+ * server's log. `reference: true` puts the original 0.6 client on the page.
+ */
+async function withEchoPage(browser, t, body, { adapter, reference = false } = {}) {
+  const server = new ExampleServer('echo', { adapter });
+  t.after(() => server.stop());
+  await server.start();
+  const context = await newContext(browser);
+  t.after(() => context.close());
+  const page = await openTestPage(context, server.origin, { reference, title: t.name });
+  try {
+    await body(server, page);
+  } catch (e) {
+    e.message += `\n--- server log (end) ---\n${server.log.slice(-3000)}`;
+    throw e;
+  }
+}
+
 function send(page, name, message) {
   return page.evaluate(([n, m]) => {
     window.H.sockets[n].socket.send(m);
@@ -417,6 +437,7 @@ module.exports = {
   describe,
   openSocket,
   send,
+  withEchoPage,
   saveArtifact,
   freePort,
   sleep,

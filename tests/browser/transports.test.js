@@ -15,6 +15,7 @@ const {
   send,
   sleep,
   startHttpOnlyProxy,
+  withEchoPage,
 } = require('./support');
 
 const TRANSPORTS = ['websocket', 'xhr-polling', 'jsonp-polling', 'htmlfile', 'xhr-multipart'];
@@ -42,24 +43,7 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-/**
- * Runs `body(server, page)` with a fresh echo server and a fresh browser context, and
- * always stops both. A failure carries the end of the server's log.
- */
-async function withEcho(t, body, adapter = 'smol') {
-  const server = new ExampleServer('echo', { adapter });
-  t.after(() => server.stop());
-  await server.start();
-  const context = await newContext(browser);
-  t.after(() => context.close());
-  const page = await openTestPage(context, server.origin, { title: t.name });
-  try {
-    await body(server, page);
-  } catch (e) {
-    e.message += `\n--- server log (end) ---\n${server.log.slice(-3000)}`;
-    throw e;
-  }
-}
+const withEcho = (t, body, adapter = 'smol') => withEchoPage(browser, t, body, { adapter });
 
 /** Requests the page makes to the socket.io resource, as [time, method, url]. */
 function recordSocketRequests(page) {

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::codec::push_decimal;
+use crate::codec::{decimal_digits, push_decimal};
 
 /// A complete response, as the application answers a request outside the resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,10 +165,6 @@ pub fn head<'a>(
 
 fn clean_len(s: &str) -> usize {
     s.bytes().filter(|&b| b != b'\r' && b != b'\n').count()
-}
-
-fn decimal_digits(n: usize) -> usize {
-    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 fn hex_digits(n: usize) -> usize {

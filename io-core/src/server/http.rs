@@ -60,7 +60,7 @@ impl Server {
             let read_closed = c.read_closed;
             if began {
                 // The first bytes of a request: from now on it has `request_timeout`.
-                self.arm_request_timer(id, now);
+                self.arm_conn_timer(id, self.opts.limits.request_timeout, now);
             }
             if progress.send_continue {
                 self.transmit(
@@ -390,7 +390,7 @@ impl Server {
                 self.resume.push(id);
             }
         }
-        self.arm_idle_timer(id, now);
+        self.arm_conn_timer(id, self.opts.limits.idle_timeout, now);
     }
 
     pub(super) fn simple_response(

@@ -212,7 +212,7 @@ impl Server {
             probing,
             info,
         ));
-        self.arm_idle_timer(id, now);
+        self.arm_conn_timer(id, limits.idle_timeout, now);
         id
     }
 

@@ -1,6 +1,6 @@
 //! Timers: arming deadlines and acting on those that passed.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::conn::ConnId;
 use crate::session::{Attached, DisconnectReason};
@@ -17,22 +17,10 @@ impl Server {
         self.timers.cancel(TimerKey { owner, kind });
     }
 
-    /// A request began: it has `request_timeout` to arrive whole.
-    pub(super) fn arm_request_timer(&mut self, id: ConnId, now: Instant) {
-        let at = now + self.opts.limits.request_timeout;
-        self.arm(TimerOwner::Conn(id), TimerKind::Close, at);
-    }
-
-    /// No request under way: the connection may sit like this for `idle_timeout`.
-    pub(super) fn arm_idle_timer(&mut self, id: ConnId, now: Instant) {
-        let at = now + self.opts.limits.idle_timeout;
-        self.arm(TimerOwner::Conn(id), TimerKind::Close, at);
-    }
-
-    /// A hixie-76 head arrived: key3 has `handshake_timeout` to follow.
-    pub(super) fn arm_key3_timer(&mut self, id: ConnId, now: Instant) {
-        let at = now + self.opts.limits.handshake_timeout;
-        self.arm(TimerOwner::Conn(id), TimerKind::Close, at);
+    /// The connection's one deadline: `request_timeout` once a request has begun,
+    /// `idle_timeout` while none is under way, `handshake_timeout` while hixie-76 key3 is due.
+    pub(super) fn arm_conn_timer(&mut self, id: ConnId, within: Duration, now: Instant) {
+        self.arm(TimerOwner::Conn(id), TimerKind::Close, now + within);
     }
 
     pub(super) fn cancel_request_timer(&mut self, id: ConnId) {

@@ -49,7 +49,7 @@ impl Server {
                 if let Some(c) = self.conns.get_mut(&id) {
                     c.state = ConnState::AwaitKey3 { keys, target };
                 }
-                self.arm_key3_timer(id, now);
+                self.arm_conn_timer(id, self.opts.limits.handshake_timeout, now);
                 self.try_key3(id, now);
             }
             None => self.ws_open(id, hs.flavour, target, now),
