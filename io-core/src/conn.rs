@@ -55,12 +55,25 @@ pub struct ConnectionInfo {
     pub peer: SocketAddr,
     /// The local end (the address the server listens on).
     pub local: SocketAddr,
+    /// The adapter speaks TLS on this connection: what the server names of itself (a hixie
+    /// WebSocket location) says `wss://`.
+    pub secure: bool,
 }
 
 impl ConnectionInfo {
     /// A plain TCP connection between `peer` and `local`.
     pub fn new(peer: SocketAddr, local: SocketAddr) -> Self {
-        ConnectionInfo { peer, local }
+        ConnectionInfo {
+            peer,
+            local,
+            secure: false,
+        }
+    }
+
+    /// The same connection, over TLS.
+    pub fn secured(mut self) -> Self {
+        self.secure = true;
+        self
     }
 }
 

@@ -74,6 +74,7 @@ pub mod client;
 pub mod codec;
 mod conn;
 pub mod error;
+mod forwarded;
 pub mod http;
 pub mod message;
 pub mod options;

@@ -112,8 +112,15 @@ pub struct Options {
     /// Answer `<policy-file-request/>` probes inline on the HTTP port (when flashsocket is on),
     /// which is where Flash asks when the policy server does not answer.
     pub inline_flash_policy: bool,
-    /// Use `wss://` in hixie WebSocket locations (set it behind a TLS-terminating proxy).
+    /// Count every connection as secure: hixie WebSocket locations say `wss://`. For a
+    /// TLS-terminating proxy that does not send `X-Forwarded-Proto`; connections the
+    /// adapter itself serves over TLS are secure without it.
     pub secure: bool,
+    /// Reverse proxies (their addresses as the server sees them) whose `X-Forwarded-Proto`,
+    /// `X-Forwarded-Host` and `X-Forwarded-For` are believed: for the scheme and host in
+    /// hixie locations, and the client address that per-address limits count. From any
+    /// other peer these headers are ignored, since a client can send them too.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub limits: Limits,
     /// This process's node in a cluster: the first part of every session id it creates,
     /// so that a proxy can route a session's requests to it. 0 when there is one node.
@@ -131,6 +138,7 @@ impl Options {
             flash_policy_server: Some(843),
             inline_flash_policy: true,
             secure: false,
+            trusted_proxies: Vec::new(),
             limits: Limits::default(),
             node_id: 0,
             log: None,
@@ -186,6 +194,7 @@ impl fmt::Debug for Options {
             .field("flash_policy_server", &self.flash_policy_server)
             .field("inline_flash_policy", &self.inline_flash_policy)
             .field("secure", &self.secure)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("limits", &self.limits)
             .field("node_id", &self.node_id)
             .field("transport_options", &self.transport_options)

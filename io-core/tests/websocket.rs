@@ -3,7 +3,9 @@
 
 mod support;
 
-use io_core::{ConnId, DisconnectReason, Event, Message, Options, SessionId, TransportKind};
+use io_core::{
+    ConnId, ConnectionInfo, DisconnectReason, Event, Message, Options, SessionId, TransportKind,
+};
 use support::*;
 
 const HIXIE76_HEAD: &str = "HTTP/1.1 101 WebSocket Protocol Handshake\r\n\
@@ -431,4 +433,82 @@ fn a_new_socket_for_a_session_replaces_the_open_one() {
     assert_eq!(server_texts(&b.take(new)), vec![frame("to the new one")]);
     assert!(b.events().is_empty());
     assert_eq!(b.server.session(sid).unwrap().connections, 2);
+}
+
+/// The location a hixie answer names, from the head it wrote.
+fn location(head: &[u8]) -> String {
+    let head = String::from_utf8_lossy(head);
+    head.lines()
+        .find_map(|l| l.strip_prefix("WebSocket-Location: "))
+        .unwrap_or_else(|| panic!("no location in {head:?}"))
+        .to_owned()
+}
+
+#[test]
+fn a_tls_connection_is_named_wss_in_hixie_locations() {
+    let mut b = Bench::with_defaults();
+    let c = b.connect_from(info().secured());
+    b.input(c, hixie75_request("/socket.io/websocket"));
+    assert_eq!(
+        location(&b.take(c)),
+        "wss://example.com/socket.io/websocket"
+    );
+    // A plain connection beside it stays ws://.
+    let c = b.open(hixie75_request("/socket.io/websocket"));
+    assert_eq!(location(&b.take(c)), "ws://example.com/socket.io/websocket");
+}
+
+#[test]
+fn a_trusted_proxy_names_the_public_scheme_and_host_and_no_one_else_does() {
+    let mut opts = Options::default();
+    opts.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let mut b = Bench::new(opts);
+    let proxied = hixie75_request("/socket.io/websocket").replace(
+        "\r\n\r\n",
+        "\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: chat.example.org\r\n\r\n",
+    );
+    let c = b.open(&proxied);
+    assert_eq!(
+        location(&b.take(c)),
+        "wss://chat.example.org/socket.io/websocket"
+    );
+    // The same headers from an address that is not a trusted proxy are ignored.
+    let other = ConnectionInfo::new(
+        "192.0.2.10:5000".parse().unwrap(),
+        "127.0.0.1:8080".parse().unwrap(),
+    );
+    let c = b.connect_from(other);
+    b.input(c, &proxied);
+    assert_eq!(location(&b.take(c)), "ws://example.com/socket.io/websocket");
+}
+
+#[test]
+fn behind_a_trusted_proxy_the_new_session_limit_counts_each_client() {
+    let mut opts = Options::default();
+    opts.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    opts.limits.max_new_sessions_per_peer = 2;
+    let mut b = Bench::new(opts);
+    let from = |client: &str| {
+        hixie75_request("/socket.io/websocket").replace(
+            "\r\n\r\n",
+            &format!("\r\nX-Forwarded-For: {client}\r\n\r\n"),
+        )
+    };
+    let status = |got: Vec<u8>| String::from_utf8_lossy(&got[..12]).into_owned();
+    for _ in 0..2 {
+        let c = b.open(from("198.51.100.1"));
+        assert_eq!(status(b.take(c)), "HTTP/1.1 101");
+    }
+    let c = b.open(from("198.51.100.1"));
+    assert_eq!(
+        status(b.take(c)),
+        "HTTP/1.1 503",
+        "the third from one client"
+    );
+    let c = b.open(from("198.51.100.2"));
+    assert_eq!(
+        status(b.take(c)),
+        "HTTP/1.1 101",
+        "another client behind the proxy"
+    );
 }

@@ -252,7 +252,7 @@ impl Server {
                 Some(sid) => sid,
                 None => return,
             },
-            None if self.admit_new_session(id, now) => self.create_session(kind),
+            None if self.admit_new_session(id, req, now) => self.create_session(kind),
             None => return,
         };
         self.replace_transport(sid, now);

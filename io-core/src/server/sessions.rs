@@ -6,6 +6,8 @@ use bytes::Bytes;
 
 use crate::codec::{self, CodecError, Incoming};
 use crate::conn::{ConnId, ConnState};
+use crate::forwarded;
+use crate::http::request::Request;
 use crate::http::response::Segment;
 use crate::session::{Attached, DisconnectReason, JsonpTarget, Session, SessionId};
 use crate::timer::{TimerKind, TimerOwner};
@@ -16,7 +18,7 @@ use super::{Event, Server};
 impl Server {
     /// Whether a new session may be made for connection `id`. When not, the connection is
     /// answered `503`, with the limit it met, and closed.
-    pub(super) fn admit_new_session(&mut self, id: ConnId, now: Instant) -> bool {
+    pub(super) fn admit_new_session(&mut self, id: ConnId, req: &Request, now: Instant) -> bool {
         if self.sessions.len() >= self.opts.limits.max_sessions {
             self.log(format_args!(
                 "refusing a new session: {} sessions already",
@@ -26,9 +28,11 @@ impl Server {
             return false;
         }
         let limit = self.opts.limits.max_new_sessions_per_peer;
-        let Some(peer) = self.conns.get(&id).map(|c| c.info.peer.ip()) else {
+        let Some(info) = self.conns.get(&id).map(|c| c.info) else {
             return false;
         };
+        // Behind a trusted proxy, the client it speaks for, not the proxy.
+        let peer = forwarded::resolve(req, &info, &self.opts).client;
         if !self.rates.admit(peer, limit, now) {
             self.log(format_args!(
                 "refusing a new session: more than {limit} this second from {peer}"

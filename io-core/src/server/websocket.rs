@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use crate::conn::{flavour_name, Conn, ConnId, ConnState, WsTarget};
+use crate::forwarded;
 use crate::http::request::Request;
 use crate::http::response::Segment;
 use crate::session::{Attached, DisconnectReason};
@@ -33,10 +34,14 @@ impl Server {
                 None => return,
             },
             // Decided before the handshake, while a refusal can still be an HTTP answer.
-            None if self.admit_new_session(id, now) => WsTarget::New(kind),
+            None if self.admit_new_session(id, &req, now) => WsTarget::New(kind),
             None => return,
         };
-        let hs = match ws_transport::accept(&req, self.opts.secure) {
+        let Some(info) = self.conns.get(&id).map(|c| c.info) else {
+            return;
+        };
+        let public = forwarded::resolve(&req, &info, &self.opts);
+        let hs = match ws_transport::accept(&req, public.secure, public.host) {
             Ok(hs) => hs,
             Err(r) => {
                 self.log(format_args!("WebSocket handshake refused: {}", r.message));

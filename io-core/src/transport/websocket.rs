@@ -45,8 +45,10 @@ pub fn request_origin(req: &Request) -> Option<&str> {
         .or_else(|| req.header("sec-websocket-origin"))
 }
 
-/// Checks the request and builds the answer's head.
-pub fn accept(req: &Request, secure: bool) -> Result<Handshake, Refusal> {
+/// Checks the request and builds the answer's head. `secure` and `host` are the scheme and
+/// host the client used (which a proxy in front may tell better than the request's `Host`):
+/// hixie clients need them echoed in the location.
+pub fn accept(req: &Request, secure: bool, host: Option<&str>) -> Result<Handshake, Refusal> {
     let flavour = handshake::classify(req)?;
     let refuse = |message: &str| Refusal {
         status: 400,
@@ -67,8 +69,7 @@ pub fn accept(req: &Request, secure: bool) -> Result<Handshake, Refusal> {
         Flavour::Hixie75 | Flavour::Hixie76 => {
             // Hixie clients need the location echoed; without a Host there is none to give
             // (the reference wrote `ws://undefined/…`).
-            let host = req
-                .header("host")
+            let host = host
                 .filter(|h| !h.is_empty())
                 .ok_or_else(|| refuse("a hixie WebSocket handshake needs a Host header"))?;
             let location = format!(
