@@ -5,9 +5,11 @@
 //! and then carries out what it produced, in the same task or thread:
 //!
 //! - bytes for a connection are written to its socket at once, without blocking; only what
-//!   the socket does not take waits for a writer ([`Runtime::start_writer`]), which drains
-//!   it with [`Engine::take_backlog`] and [`Engine::written`]. What the socket took is
+//!   the socket does not take waits for a writer ([`Runtime::start_writer`]), which calls
+//!   [`Engine::flush_backlog`] whenever the socket can take more. What the socket took is
 //!   reported to the core, which owns flow control;
+//! - with TLS (feature `tls`), a rustls session beside each write queue decrypts what is
+//!   read before the core sees it and encrypts what the core writes (see [`crate::tls`]).
 //! - the timer is woken only when the core's earliest deadline moved earlier than the one
 //!   it sleeps until;
 //! - events go to a queue that one caller at a time drains into the callbacks, outside the
@@ -39,11 +41,11 @@ pub trait Socket: Send + Sync + 'static {
 /// What an adapter provides: its sockets and the few things only it can start or wake.
 pub trait Runtime: Send + Sync + Sized + 'static {
     type Socket: Socket;
-    /// A connection's socket did not take everything: start a writer that loops on
-    /// [`Engine::take_backlog`], writes what it gets (it may block or await), and reports
-    /// with [`Engine::written`] or [`Engine::failed`], until `take_backlog` says `None`; or,
-    /// for an adapter that hears when a socket becomes writable, do nothing here and call
-    /// [`Engine::flush_backlog`] then. An error (no thread to be had) drops the connection.
+    /// A connection's socket did not take everything: arrange for
+    /// [`Engine::flush_backlog`] to be called whenever the socket can take more, until it
+    /// returns false. An adapter that hears when a socket becomes writable does nothing
+    /// here and calls it then; another starts a thread that waits for writability. An
+    /// error (no thread to be had) drops the connection.
     fn start_writer(
         &self,
         engine: &Arc<Engine<Self>>,
@@ -64,8 +66,23 @@ struct Out<S> {
     queue: VecDeque<Bytes>,
     /// Close once the queue is written.
     close_after: bool,
-    /// A writer owns the backlog: nobody else writes until it gives it back.
+    /// The socket was full: a writer calls [`Engine::flush_backlog`] when it can take more.
     writer: bool,
+    /// The connection's TLS session, when the server speaks TLS.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<crate::tls::Session>>,
+}
+
+/// How writing a connection's queue went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flushed {
+    /// Everything is out.
+    Done,
+    /// The socket is full: a writer goes on when it can take more.
+    Full,
+    /// Nothing can go before the peer says more (a TLS handshake under way).
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    Waiting,
 }
 
 struct State<S> {
@@ -78,6 +95,25 @@ struct State<S> {
     timer_at: Option<Instant>,
     shut_down: bool,
     stopped_told: bool,
+    /// TLS handshakes under way, by deadline: all have the same time limit, so arrival
+    /// order is deadline order.
+    #[cfg(feature = "tls")]
+    handshakes: VecDeque<(Instant, ConnId)>,
+    /// Plaintext of the last TLS read, reused.
+    #[cfg(feature = "tls")]
+    plain: Vec<u8>,
+}
+
+impl<S: Socket> State<S> {
+    /// The earliest deadline: the core's, or a TLS handshake's.
+    fn next_deadline(&self) -> Option<Instant> {
+        let core = self.core.poll_timeout();
+        #[cfg(feature = "tls")]
+        if let Some(&(at, _)) = self.handshakes.front() {
+            return Some(core.map_or(at, |c| c.min(at)));
+        }
+        core
+    }
 }
 
 /// The core, the write side of its connections, and the callbacks. Shared by every task or
@@ -86,9 +122,12 @@ pub struct Engine<R: Runtime> {
     state: Mutex<State<R::Socket>>,
     callbacks: Callbacks<Client<R>>,
     runtime: R,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 impl<R: Runtime> Engine<R> {
+    /// An engine for plain TCP connections.
     pub fn new(core: Server, callbacks: Callbacks<Client<R>>, runtime: R) -> Arc<Self> {
         Arc::new(Engine {
             state: Mutex::new(State {
@@ -99,10 +138,31 @@ impl<R: Runtime> Engine<R> {
                 timer_at: None,
                 shut_down: false,
                 stopped_told: false,
+                #[cfg(feature = "tls")]
+                handshakes: VecDeque::new(),
+                #[cfg(feature = "tls")]
+                plain: Vec::new(),
             }),
             callbacks,
             runtime,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
+    }
+
+    /// An engine that speaks TLS on every connection it accepts.
+    #[cfg(feature = "tls")]
+    pub fn with_tls(
+        core: Server,
+        callbacks: Callbacks<Client<R>>,
+        runtime: R,
+        tls: crate::tls::TlsConfig,
+    ) -> Arc<Self> {
+        let mut engine = Self::new(core, callbacks, runtime);
+        if let Some(e) = Arc::get_mut(&mut engine) {
+            e.tls = Some(tls);
+        }
+        engine
     }
 
     /// The adapter's own part.
@@ -157,6 +217,19 @@ impl<R: Runtime> Engine<R> {
                 socket.close();
                 return None;
             }
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &self.tls {
+                let Ok(session) = tls.accept() else {
+                    socket.close();
+                    return None;
+                };
+                let conn = st.core.handle_connection(info.secured(), now);
+                let mut out = Out::new(socket);
+                out.tls = Some(Box::new(session));
+                st.conns.insert(conn, out);
+                st.handshakes.push_back((now + tls.timeout(), conn));
+                return Some(conn);
+            }
             let conn = st.core.handle_connection(info, now);
             st.conns.insert(conn, Out::new(socket));
             Some(conn)
@@ -165,6 +238,14 @@ impl<R: Runtime> Engine<R> {
 
     /// Bytes read from a connection.
     pub fn received(self: &Arc<Self>, conn: ConnId, data: &[u8]) {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            return self.with_state(|st, now| {
+                st.tls_received(conn, data, now);
+                // A handshake flight, an alert or plaintext held back for the handshake.
+                self.write_conn(st, conn, now);
+            });
+        }
         self.command(|core, now| core.handle_bytes(conn, data, now));
     }
 
@@ -189,56 +270,37 @@ impl<R: Runtime> Engine<R> {
         let mut st = self.lock();
         if st.core.poll_timeout().is_some_and(|at| at <= now) {
             st.core.handle_timeout(now);
-            self.drain(&mut st, now);
         }
-        let next = st.core.poll_timeout();
+        #[cfg(feature = "tls")]
+        st.expire_handshakes(now);
+        self.drain(&mut st, now);
+        let next = st.next_deadline();
         st.timer_at = next;
         drop(st);
         self.dispatch();
         next
     }
 
-    /// For a writer: takes the backlog of `conn` to write. `None` when there is nothing
-    /// left (the writer is done, and the connection is closed if it was to be) or the
-    /// connection is gone.
-    pub fn take_backlog(&self, conn: ConnId) -> Option<Vec<Bytes>> {
-        let mut st = self.lock();
-        let out = st.conns.get_mut(&conn)?;
-        if out.queue.is_empty() {
-            out.writer = false;
-            if out.close_after {
-                if let Some(out) = st.conns.remove(&conn) {
-                    out.socket.close();
-                }
-            }
-            return None;
-        }
-        Some(out.queue.drain(..).collect())
-    }
-
-    /// For an adapter driven by readiness events instead of writer tasks: the socket of
-    /// `conn` can take bytes again, so write its backlog now, as far as it goes. A no-op for
-    /// a connection without one.
-    pub fn flush_backlog(self: &Arc<Self>, conn: ConnId) {
+    /// For a writer: the socket of `conn` can take bytes again, so write its backlog now, as
+    /// far as it goes. Returns whether some is left (call again when the socket can take
+    /// more); false once all is written or the connection is gone. A no-op for a
+    /// connection without a backlog.
+    pub fn flush_backlog(self: &Arc<Self>, conn: ConnId) -> bool {
         // Readiness events say "writable" on almost every read: most find nothing to do.
         if !self.lock().conns.get(&conn).is_some_and(|out| out.writer) {
-            return;
+            return false;
         }
         self.with_state(|st, now| {
             let Some(out) = st.conns.get_mut(&conn) else {
-                return;
+                return false;
             };
             if !out.writer {
-                return;
+                return false;
             }
             let flushed = out.flush(&mut st.core, conn);
             settle(st, conn, flushed, now);
-        });
-    }
-
-    /// For a writer: `n` bytes of the backlog were written.
-    pub fn written(&self, conn: ConnId, n: usize) {
-        self.lock().core.handle_written(conn, n);
+            st.conns.get(&conn).is_some_and(|out| out.writer)
+        })
     }
 
     /// Ends every session (each with a disconnect callback) and closes every connection.
@@ -270,23 +332,17 @@ impl<R: Runtime> Engine<R> {
             }
             t.encode_into(&mut out.queue);
             out.close_after |= close.is_some();
+            // A writer will see it when the socket takes more.
             if out.writer {
                 continue;
             }
-            let flushed = out.flush(&mut st.core, conn).and_then(|done| {
-                if !done {
-                    out.writer = true;
-                    self.runtime.start_writer(self, conn, out.socket.clone())?;
-                }
-                Ok(done)
-            });
             // A failure makes the core say more; that joins this loop.
-            settle(st, conn, flushed, now);
+            self.write_conn(st, conn, now);
         }
         while let Some(e) = st.core.poll_event() {
             st.events.push_back(e);
         }
-        let next = st.core.poll_timeout();
+        let next = st.next_deadline();
         let earlier = match (next, st.timer_at) {
             (Some(n), Some(t)) => n < t,
             (Some(_), None) => true,
@@ -296,6 +352,22 @@ impl<R: Runtime> Engine<R> {
             st.timer_at = next;
         }
         earlier
+    }
+
+    /// Writes the queue of `conn` as far as the socket takes it, and starts a writer for the
+    /// rest.
+    fn write_conn(self: &Arc<Self>, st: &mut State<R::Socket>, conn: ConnId, now: Instant) {
+        let Some(out) = st.conns.get_mut(&conn) else {
+            return;
+        };
+        let flushed = out.flush(&mut st.core, conn).and_then(|f| {
+            if f == Flushed::Full && !out.writer {
+                out.writer = true;
+                self.runtime.start_writer(self, conn, out.socket.clone())?;
+            }
+            Ok(f)
+        });
+        settle(st, conn, flushed, now);
     }
 
     /// Drains the event queue into the callbacks, unless another caller is doing so
@@ -346,16 +418,17 @@ impl<R: Runtime> Engine<R> {
 /// Acts on how writing a connection's queue went: all written (the writer is done, and the
 /// connection closes if it was to), the socket full (a writer goes on), or failed (the
 /// connection is gone, and the core hears of it).
-fn settle<S: Socket>(st: &mut State<S>, conn: ConnId, flushed: io::Result<bool>, now: Instant) {
+fn settle<S: Socket>(st: &mut State<S>, conn: ConnId, flushed: io::Result<Flushed>, now: Instant) {
     let Some(out) = st.conns.get_mut(&conn) else {
         return;
     };
     match flushed {
-        Ok(false) => {}
-        Ok(true) => {
+        Ok(Flushed::Full) => {}
+        Ok(Flushed::Waiting) => out.writer = false,
+        Ok(Flushed::Done) => {
             out.writer = false;
             if out.close_after {
-                out.socket.close();
+                out.shut();
                 st.conns.remove(&conn);
             }
         }
@@ -374,13 +447,27 @@ impl<S: Socket> Out<S> {
             queue: VecDeque::new(),
             close_after: false,
             writer: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
-    /// Writes the queue while the socket takes it. `Ok(true)`: all written; `Ok(false)`: the
-    /// socket is full.
-    fn flush(&mut self, core: &mut Server, conn: ConnId) -> io::Result<bool> {
+    /// Closes the socket once everything is written; over TLS, with a close_notify first.
+    fn shut(&mut self) {
+        #[cfg(feature = "tls")]
+        if let Some(session) = self.tls.as_mut() {
+            session.close(&*self.socket);
+        }
+        self.socket.close();
+    }
+
+    /// Writes the queue while the socket takes it.
+    fn flush(&mut self, core: &mut Server, conn: ConnId) -> io::Result<Flushed> {
         coalesce(&mut self.queue);
+        #[cfg(feature = "tls")]
+        if let Some(session) = self.tls.as_mut() {
+            return flush_tls(session, &*self.socket, &mut self.queue, core, conn);
+        }
         while !self.queue.is_empty() {
             let mut slices = Slices::new();
             match self.socket.try_write(slices.front(&self.queue)) {
@@ -389,11 +476,104 @@ impl<S: Socket> Out<S> {
                     consume(&mut self.queue, n);
                     core.handle_written(conn, n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Full),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(true)
+        Ok(Flushed::Done)
+    }
+}
+
+/// Writes a queue through a TLS session: out goes what rustls holds, then the plaintext as
+/// far as the socket takes its ciphertext. The core hears of plaintext as written once
+/// rustls took it (at most [`SEND_BUFFER`](crate::tls::SEND_BUFFER) ahead of the socket).
+#[cfg(feature = "tls")]
+fn flush_tls(
+    session: &mut crate::tls::Session,
+    socket: &impl Socket,
+    queue: &mut VecDeque<Bytes>,
+    core: &mut Server,
+    conn: ConnId,
+) -> io::Result<Flushed> {
+    loop {
+        if !session.write_out(socket)? {
+            return Ok(Flushed::Full);
+        }
+        if queue.is_empty() {
+            return Ok(Flushed::Done);
+        }
+        let n = session.take_plain(Slices::new().front(queue))?;
+        if n == 0 {
+            return Ok(if session.is_handshaking() {
+                Flushed::Waiting
+            } else {
+                Flushed::Full
+            });
+        }
+        consume(queue, n);
+        core.handle_written(conn, n);
+    }
+}
+
+#[cfg(feature = "tls")]
+impl<S: Socket> State<S> {
+    /// Ciphertext read from `conn`: the plaintext it carried goes to the core.
+    fn tls_received(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+        use crate::tls::{Input, PLAIN_HTTP_REFUSAL};
+        let State {
+            core, conns, plain, ..
+        } = self;
+        let Some(out) = conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(session) = out.tls.as_mut() else {
+            return core.handle_bytes(conn, data, now);
+        };
+        match session.read(data, plain) {
+            Input::Plain { closed } => {
+                if !plain.is_empty() {
+                    core.handle_bytes(conn, plain, now);
+                }
+                if closed {
+                    core.handle_read_closed(conn, now);
+                }
+            }
+            Input::PlainHttp => {
+                // Said in plain text, since the client speaks no TLS.
+                out.tls = None;
+                out.queue.clear();
+                out.queue.push_back(Bytes::from_static(PLAIN_HTTP_REFUSAL));
+                out.close_after = true;
+                core.handle_closed(conn, now);
+            }
+            Input::Failed(e) => {
+                if let Some(log) = &core.options().log {
+                    log(&format!("TLS failed on connection {conn}: {e}"));
+                }
+                // The alert rustls queued goes out, then the socket closes.
+                out.close_after = true;
+                core.handle_closed(conn, now);
+            }
+        }
+    }
+
+    /// Cuts off the connections whose TLS handshake outlived its time limit.
+    fn expire_handshakes(&mut self, now: Instant) {
+        while let Some(&(at, conn)) = self.handshakes.front() {
+            if at > now {
+                return;
+            }
+            self.handshakes.pop_front();
+            let stalled = self
+                .conns
+                .get(&conn)
+                .and_then(|out| out.tls.as_ref())
+                .is_some_and(|s| s.is_handshaking());
+            if let Some(out) = stalled.then(|| self.conns.remove(&conn)).flatten() {
+                out.socket.close();
+                self.core.handle_closed(conn, now);
+            }
+        }
     }
 }

@@ -36,9 +36,13 @@ pub mod client;
 pub mod engine;
 pub mod policy;
 pub mod server;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod write;
 
 pub use callbacks::Callbacks;
 pub use client::Client;
 pub use engine::{Engine, Runtime, Socket};
 pub use server::{Adapter, Handle, Server};
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsError};

@@ -39,6 +39,8 @@ pub struct Server<R: Adapter> {
     core: io_core::Server,
     callbacks: Callbacks<Client<R>>,
     runtime: PhantomData<R>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsConfig>,
 }
 
 impl<R: Adapter> Server<R> {
@@ -56,11 +58,21 @@ impl<R: Adapter> Server<R> {
             core,
             callbacks: Callbacks::default(),
             runtime: PhantomData,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
     }
 
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Speaks TLS on every connection: https and wss. The core hears that each connection
+    /// is secure, so hixie WebSocket locations say `wss://`.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
     }
 
     /// Answers every request that is not Socket.IO's. Without it they get a 404.
@@ -124,6 +136,12 @@ impl<R: Adapter> Server<R> {
                 }
             },
         };
+        #[cfg(feature = "tls")]
+        let engine = match self.tls {
+            Some(tls) => Engine::with_tls(self.core, self.callbacks, R::default(), tls),
+            None => Engine::new(self.core, self.callbacks, R::default()),
+        };
+        #[cfg(not(feature = "tls"))]
         let engine = Engine::new(self.core, self.callbacks, R::default());
         R::start(&engine, self.listener)?;
         Ok(Handle {

@@ -62,6 +62,8 @@ use smol::channel::{self, Receiver, Sender};
 use smol::future::FutureExt;
 use smol::{Async, Executor, Timer};
 
+#[cfg(feature = "tls")]
+pub use io_adapter::{TlsConfig, TlsError};
 pub use io_core::{
     DisconnectReason, Error, Message, Options, Request, Response, SessionId, TransportKind,
 };
@@ -371,7 +373,8 @@ async fn poll_loop(engine: Arc<Engine<Smol>>, poller: Async<PollFd>) {
                     read_ready(&engine, conn, &socket, &mut buf, event.is_read_closed());
                 }
                 if event.is_writable() {
-                    engine.flush_backlog(conn);
+                    // What is left waits for the next writable edge.
+                    let _ = engine.flush_backlog(conn);
                 }
             }
             // Let the other tasks run between two batches.

@@ -22,7 +22,7 @@
 //! server.run()
 //! # ; Ok::<(), std::io::Error>(())
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 // Nothing a peer does may panic the server: no unwrap, expect, panic or unchecked indexing
 // outside tests; each exception says why it cannot fail.
 #![cfg_attr(
@@ -35,19 +35,20 @@
     )
 )]
 
-use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use io_adapter::write::{consume, write_front};
 use io_adapter::{Engine, Socket};
 use io_core::{ConnId, ConnectionInfo};
 use socket2::SockRef;
 
+#[cfg(feature = "tls")]
+pub use io_adapter::{TlsConfig, TlsError};
 pub use io_core::{
     DisconnectReason, Error, Event, Message, Options, Request, Response, SessionId, TransportKind,
 };
@@ -242,21 +243,35 @@ fn read_loop(engine: Arc<Engine<Threads>>, conn: ConnId, mut stream: TcpStream) 
     }
 }
 
-/// Writes what the socket did not take at once, blocking, then ends.
+/// Waits for the socket to take more of what it did not take at once, hands it to the
+/// engine (which writes it, through TLS when the server speaks it), and ends when all is
+/// written or the connection is gone. A peer that never reads holds this thread until the
+/// core cuts it off, which closes the socket and wakes the wait.
 fn write_backlog(engine: Arc<Engine<Threads>>, conn: ConnId, socket: Arc<StdSocket>) {
-    while let Some(batch) = engine.take_backlog(conn) {
-        let mut queue = VecDeque::from(batch);
-        while !queue.is_empty() {
-            match write_front(&mut &socket.0, &queue) {
-                Ok(0) => return engine.failed(conn),
-                Ok(n) => {
-                    consume(&mut queue, n);
-                    engine.written(conn, n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return engine.failed(conn),
-            }
+    loop {
+        wait_writable(&socket.0, WRITABLE_WAIT);
+        if !engine.flush_backlog(conn) {
+            return;
         }
+    }
+}
+
+/// How long a writer waits for writability before it looks again.
+const WRITABLE_WAIT: Duration = Duration::from_secs(1);
+
+/// Blocks until `stream` can take bytes (or is closed, or has failed), or `timeout` passes.
+fn wait_writable(stream: &TcpStream, timeout: Duration) {
+    let mut fd = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    #[allow(unsafe_code)]
+    // SAFETY: `fd` is one valid pollfd on the stack, and the count says one; the
+    // descriptor stays open while `stream` is borrowed.
+    unsafe {
+        libc::poll(&mut fd, 1, ms);
     }
 }
 
