@@ -1,13 +1,17 @@
 //! The command line every example server takes.
 
 use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use io_adapter::TlsConfig;
 use io_core::Options;
 
 use crate::apps::App;
 
-/// `--port N --host ADDR --policy-port N --adapter smol|std --sessions-per-peer N --quiet`
+/// `--port N --host ADDR --policy-port N --adapter smol|std --sessions-per-peer N
+/// --tls-cert FILE --tls-key FILE --trusted-proxy ADDR --quiet`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     pub port: u16,
@@ -18,6 +22,10 @@ pub struct Args {
     pub quiet: bool,
     /// New sessions one peer address may make per second; `None`: the default.
     pub sessions_per_peer: Option<u32>,
+    /// Certificate chain and key (PEM files): serve https and wss.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Reverse proxies whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +62,14 @@ impl Program {
         if self == Program::Server {
             lines.push("  --policy-port N   Flash policy port (default 843; 0 turns it off)");
             lines.push("  --adapter NAME    smol or std (default smol)");
+            lines.push("  --tls-cert FILE   certificate chain (PEM): serve https and wss");
+            lines.push("  --tls-key FILE    its private key (PEM)");
         }
+        lines.extend([
+            "  --trusted-proxy ADDR",
+            "                    a TLS-terminating proxy whose X-Forwarded-Proto, -Host and",
+            "                    -For are believed (repeatable)",
+        ]);
         lines.extend([
             "  --sessions-per-peer N",
             "                    new sessions one address may make per second (default 100; 0:",
@@ -84,7 +99,10 @@ impl Args {
             adapter: Adapter::Smol,
             quiet: false,
             sessions_per_peer: None,
+            tls: None,
+            trusted_proxies: Vec::new(),
         };
+        let (mut cert, mut key) = (None, None);
         while let Some(arg) = p.next()? {
             match arg {
                 Long("port") => args.port = p.value()?.parse()?,
@@ -102,6 +120,9 @@ impl Args {
                         }
                     }
                 }
+                Long("tls-cert") if server => cert = Some(PathBuf::from(p.value()?)),
+                Long("tls-key") if server => key = Some(PathBuf::from(p.value()?)),
+                Long("trusted-proxy") => args.trusted_proxies.push(p.value()?.parse()?),
                 Long("quiet") => args.quiet = true,
                 Long("sessions-per-peer") => args.sessions_per_peer = Some(p.value()?.parse()?),
                 Long("help") | Short('h') => {
@@ -111,6 +132,11 @@ impl Args {
                 _ => return Err(arg.unexpected()),
             }
         }
+        args.tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("--tls-cert and --tls-key go together".into()),
+        };
         Ok(args)
     }
 
@@ -122,6 +148,7 @@ impl Args {
         if let Some(n) = self.sessions_per_peer {
             options.limits.max_new_sessions_per_peer = n;
         }
+        options.trusted_proxies = self.trusted_proxies.clone();
         if self.quiet {
             options
         } else {
@@ -133,14 +160,36 @@ impl Args {
         format!("{}:{}", self.host, self.port)
     }
 
+    /// The TLS configuration from `--tls-cert` and `--tls-key`, if given.
+    pub fn tls_config(&self) -> io::Result<Option<TlsConfig>> {
+        match &self.tls {
+            None => Ok(None),
+            Some((cert, key)) => Ok(Some(TlsConfig::from_pem_files(cert, key)?)),
+        }
+    }
+
     /// Runs `app` on the chosen adapter until the process ends.
     pub fn run(&self, app: App) -> io::Result<()> {
-        eprintln!("{app:?} server on http://{}/ ({})", self.addr(), self.adapter.name());
+        let tls = self.tls_config()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        eprintln!("{app:?} server on {scheme}://{}/ ({})", self.addr(), self.adapter.name());
         match self.adapter {
-            Adapter::Std => app.attach(io_std::Server::bind(self.addr(), self.options())?).run(),
-            Adapter::Smol => smol::block_on(
-                app.attach(io_smol::Server::bind(self.addr(), self.options())?).run(),
-            ),
+            Adapter::Std => {
+                let server = io_std::Server::bind(self.addr(), self.options())?;
+                let server = match tls {
+                    Some(tls) => server.tls(tls),
+                    None => server,
+                };
+                app.attach(server).run()
+            }
+            Adapter::Smol => {
+                let server = io_smol::Server::bind(self.addr(), self.options())?;
+                let server = match tls {
+                    Some(tls) => server.tls(tls),
+                    None => server,
+                };
+                smol::block_on(app.attach(server).run())
+            }
         }
     }
 }
@@ -200,5 +249,18 @@ mod tests {
         assert_eq!(parse(&[]).unwrap().adapter, Adapter::Smol);
         assert!(parse(&["--adapter", "tokio"]).is_err());
         assert!(parse(&["--port", "x"]).is_err());
+    }
+
+    #[test]
+    fn tls_takes_a_certificate_and_a_key_together() {
+        let a = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(a.tls, Some(("c.pem".into(), "k.pem".into())));
+        assert!(parse(&["--tls-cert", "c.pem"]).is_err());
+        assert!(parse(&["--tls-key", "k.pem"]).is_err());
+        let err = a.tls_config().unwrap_err().to_string();
+        assert!(err.contains("c.pem"), "{err}");
+        let a = parse(&["--trusted-proxy", "127.0.0.1", "--trusted-proxy", "::1"]).unwrap();
+        assert_eq!(a.options().trusted_proxies.len(), 2);
+        assert!(parse(&["--trusted-proxy", "nginx"]).is_err());
     }
 }

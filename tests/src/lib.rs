@@ -1,5 +1,5 @@
 //! Test harness: the reference server (npm `socket.io@0.6.18`) as a child process, a raw TCP
-//! client, normalised transcripts, and scripted exchanges for every transport.
+//! client (plain or TLS), normalised transcripts, and scripted exchanges for every transport.
 //!
 //! A script run against two servers that behave alike gives the same lines; the
 //! differential tests compare them.
@@ -11,6 +11,7 @@ pub mod reference;
 pub mod scripts;
 pub mod stream;
 pub mod suite;
+pub mod tls;
 pub mod transcript;
 
 pub use raw::{Conn, Framing, Head, Response};

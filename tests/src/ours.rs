@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use examples::custom_loop::Loop;
-use io_adapter::{Adapter as Runtime, Server};
+use io_adapter::{Adapter as Runtime, Server, TlsConfig};
 use io_core::{Options, TransportKind};
 
 use crate::reference::Target;
@@ -111,6 +111,23 @@ pub fn ours(mode: &str, transport_options_json: &str) -> Ours {
 
 /// The same on a chosen adapter with options of our own.
 pub fn ours_on(adapter: Adapter, mode: &str, options: Options) -> Ours {
+    start(adapter, mode, options, None)
+}
+
+/// The same over TLS with the test certificate; every [`Conn`](crate::raw::Conn) to it
+/// speaks TLS. Not on the custom loop, which has no TLS of its own.
+pub fn ours_tls(adapter: Adapter, mode: &str, options: Options, tls: TlsConfig) -> Ours {
+    assert_ne!(
+        adapter,
+        Adapter::CustomLoop,
+        "the custom loop speaks no TLS"
+    );
+    let ours = start(adapter, mode, options, Some(tls));
+    crate::tls::register(ours.target.addr);
+    ours
+}
+
+fn start(adapter: Adapter, mode: &str, options: Options, tls: Option<TlsConfig>) -> Ours {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let addr = listener.local_addr().expect("local address");
     let disconnects = Arc::new(AtomicUsize::new(0));
@@ -118,11 +135,19 @@ pub fn ours_on(adapter: Adapter, mode: &str, options: Options) -> Ours {
         Adapter::Smol => {
             let server = io_smol::Server::from_listener(listener, options).expect("valid options");
             let server = server.on_disconnect(counting(&disconnects));
+            let server = match tls {
+                Some(tls) => server.tls(tls),
+                None => server,
+            };
             Running::Smol(app(mode, server).spawn().expect("start the server"))
         }
         Adapter::Std => {
             let server = io_std::Server::from_listener(listener, options).expect("valid options");
             let server = server.on_disconnect(counting(&disconnects));
+            let server = match tls {
+                Some(tls) => server.tls(tls),
+                None => server,
+            };
             Running::Std(app(mode, server).spawn().expect("start the server"))
         }
         Adapter::CustomLoop => {

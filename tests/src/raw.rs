@@ -1,9 +1,50 @@
 //! A raw client over `std::net::TcpStream`: bytes out, HTTP responses, streamed bodies and
-//! hixie WebSocket frames in, every read bounded by a deadline.
+//! hixie WebSocket frames in, every read bounded by a deadline. Over TLS when the server at
+//! the address speaks it (see [`crate::tls`]).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+/// What a connection reads and writes: TCP, or TLS over it.
+enum Wire {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Wire {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Wire::Plain(s) => s,
+            Wire::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.read(buf),
+            Wire::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Wire::Plain(s) => s.write(buf),
+            Wire::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Wire::Plain(s) => s.flush(),
+            Wire::Tls(s) => s.flush(),
+        }
+    }
+}
 
 /// How long a single expected reply may take before a read gives up.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -82,7 +123,7 @@ pub enum Ending {
 
 /// One TCP connection with a buffer of received, not yet consumed bytes.
 pub struct Conn {
-    stream: TcpStream,
+    stream: Wire,
     pending: Vec<u8>,
     eof: bool,
     /// State of the chunked decoder of a streamed body.
@@ -97,6 +138,11 @@ impl Conn {
         stream
             .set_write_timeout(Some(TIMEOUT))
             .expect("write timeout");
+        let stream = if crate::tls::is_tls(addr) {
+            Wire::Tls(Box::new(crate::tls::client(stream)))
+        } else {
+            Wire::Plain(stream)
+        };
         Conn {
             stream,
             pending: Vec::new(),
@@ -118,7 +164,11 @@ impl Conn {
 
     /// Half-closes the sending side (the server sees `end`).
     pub fn shutdown_write(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
+        if let Wire::Tls(s) = &mut self.stream {
+            s.conn.send_close_notify();
+            let _ = s.flush();
+        }
+        let _ = self.stream.tcp().shutdown(Shutdown::Write);
     }
 
     /// Bytes received but not consumed yet.
@@ -140,7 +190,10 @@ impl Conn {
             return false;
         }
         let wait = (deadline - now).max(Duration::from_millis(1));
-        self.stream.set_read_timeout(Some(wait)).expect("timeout");
+        self.stream
+            .tcp()
+            .set_read_timeout(Some(wait))
+            .expect("timeout");
         let mut buf = [0u8; 16384];
         match self.stream.read(&mut buf) {
             Ok(0) => {
