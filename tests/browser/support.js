@@ -9,6 +9,7 @@ const net = require('node:net');
 const http = require('node:http');
 const path = require('node:path');
 const os = require('node:os');
+const crypto = require('node:crypto');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const BIN_DIR = path.join(REPO_ROOT, 'target', 'debug');
@@ -84,14 +85,30 @@ async function waitForPort(port, timeout, isDead) {
   }
 }
 
-function binaryPath(name) {
+function binaryPath(name, crate = 'examples') {
   const file = path.join(BIN_DIR, name);
   if (!fs.existsSync(file)) {
     throw new Error(
-      `example server ${path.relative(REPO_ROOT, file)} is missing: run \`cargo build -p examples\` in the repository first`
+      `${path.relative(REPO_ROOT, file)} is missing: run \`cargo build -p ${crate}\` in the repository first`
     );
   }
   return file;
+}
+
+/**
+ * A new self-signed certificate for 127.0.0.1 and localhost, made by the `test-cert`
+ * program of the tests crate: { cert, key } (PEM file paths) and `spki`, the base64 SHA-256
+ * of its public key, which `--ignore-certificate-errors-spki-list` takes to trust it.
+ */
+function makeTestCertificate() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'io-cert-'));
+  const made = require('node:child_process').spawnSync(binaryPath('test-cert', 'tests'), [dir]);
+  if (made.status !== 0) throw new Error(`test-cert failed: ${made.stderr}`);
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  const spkiDer = crypto.createPublicKey(fs.readFileSync(cert)).export({ type: 'spki', format: 'der' });
+  const spki = crypto.createHash('sha256').update(spkiDer).digest('base64');
+  return { cert, key, spki, dir };
 }
 
 /**
@@ -105,12 +122,14 @@ class ExampleServer {
     this.file = binaryPath(name);
     this.adapter = options.adapter || process.env.SOCKETIO_ADAPTER || 'smol';
     this.port = options.port || null;
+    // { cert, key }: serve https and wss.
+    this.tls = options.tls || null;
     this.proc = null;
     this.log = '';
   }
 
   get origin() {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   async start() {
@@ -118,6 +137,7 @@ class ExampleServer {
     if (!this.port) this.port = await freePort();
     const args = ['--port', String(this.port), '--host', '127.0.0.1', '--policy-port', '0'];
     args.push('--adapter', this.adapter);
+    if (this.tls) args.push('--tls-cert', this.tls.cert, '--tls-key', this.tls.key);
     const proc = spawn(this.file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     children.add(proc);
@@ -248,7 +268,8 @@ async function startHttpOnlyProxy(targetPort) {
 let playwright = null;
 
 /** Headless Chromium from the system, with a fresh profile. */
-async function launchBrowser() {
+/** Headless Chromium; `extraArgs` go on its command line. */
+async function launchBrowser(extraArgs = []) {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
   }
@@ -262,7 +283,7 @@ async function launchBrowser() {
   return playwright.chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     timeout: 30000,
   });
 }
@@ -422,6 +443,7 @@ function saveArtifact(fileName) {
 
 module.exports = {
   REPO_ROOT,
+  makeTestCertificate,
   REFERENCE_CLIENT,
   ExampleServer,
   startServer,

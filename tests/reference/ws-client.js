@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 // An RFC 6455 client this project did not write (the `ws` package), for the interop test.
-//   node ws-client.js <port>
+//   node ws-client.js <port> [ca.pem]
+// With a CA certificate it speaks wss and trusts that certificate only.
 // Prints one JSON line per thing that happened, then exits 0; any failure exits 1.
 const WebSocket = require('ws');
 
 const port = process.argv[2];
+const ca = process.argv[3] && require('fs').readFileSync(process.argv[3]);
 const log = (obj) => console.log(JSON.stringify(obj));
 const frame = (s) => '~m~' + s.length + '~m~' + s;
 const fail = (why) => { log({ error: why }); process.exit(1); };
 setTimeout(() => fail('timed out'), 10000).unref();
 
-const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/websocket`);
+const url = `${ca ? 'wss' : 'ws'}://127.0.0.1:${port}/socket.io/websocket`;
+const ws = new WebSocket(url, ca ? { ca } : {});
 let step = 0;
 ws.on('message', (data, isBinary) => {
   const text = data.toString('utf8');

@@ -3,18 +3,33 @@
 use std::process::Command;
 
 use serde_json::{json, Value};
-use tests::ours::{ours_on, test_options, ADAPTERS};
+use std::path::Path;
+
+use tests::ours::{ours_on, ours_tls, test_options, Adapter, ADAPTERS};
 use tests::reference::reference_dir;
+use tests::tls;
 
 #[test]
 fn ws_package_talks_to_our_echo_server() {
     for adapter in ADAPTERS {
         let server = ours_on(adapter, "echo", test_options());
-        talk(server.target.addr.port(), &format!("{adapter:?}"));
+        talk(server.target.addr.port(), &format!("{adapter:?}"), None);
     }
 }
 
-fn talk(port: u16, adapter: &str) {
+#[test]
+fn ws_package_talks_to_our_echo_server_over_wss() {
+    let dir = std::env::temp_dir().join(format!("io-wss-{}", std::process::id()));
+    let (cert, _key) = tls::cert().write_to(&dir);
+    for adapter in [Adapter::Smol, Adapter::Std] {
+        let server = ours_tls(adapter, "echo", test_options(), tls::server_config());
+        talk(server.target.addr.port(), &format!("{adapter:?} wss"), Some(&cert));
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Runs the `ws` client against `port`; over wss, trusting `ca` only, when given.
+fn talk(port: u16, adapter: &str, ca: Option<&Path>) {
     let dir = reference_dir();
     assert!(
         dir.join("node_modules/ws").exists(),
@@ -24,6 +39,7 @@ fn talk(port: u16, adapter: &str) {
     let out = Command::new("node")
         .arg(dir.join("ws-client.js"))
         .arg(port.to_string())
+        .args(ca)
         .env("NODE_PATH", dir.join("node_modules"))
         .output()
         .expect("node runs");
