@@ -5,6 +5,7 @@
 //! differential tests compare them.
 
 pub mod client;
+pub mod nginx;
 pub mod ours;
 pub mod raw;
 pub mod reference;

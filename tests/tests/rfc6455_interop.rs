@@ -23,7 +23,11 @@ fn ws_package_talks_to_our_echo_server_over_wss() {
     let (cert, _key) = tls::cert().write_to(&dir);
     for adapter in [Adapter::Smol, Adapter::Std] {
         let server = ours_tls(adapter, "echo", test_options(), tls::server_config());
-        talk(server.target.addr.port(), &format!("{adapter:?} wss"), Some(&cert));
+        talk(
+            server.target.addr.port(),
+            &format!("{adapter:?} wss"),
+            Some(&cert),
+        );
     }
     let _ = std::fs::remove_dir_all(dir);
 }
