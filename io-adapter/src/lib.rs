@@ -1,7 +1,7 @@
 //! What every adapter of `io-core` shares, written once: the engine between sockets and the
 //! core, the server builder and its handle, client handles, callback dispatch, the Flash
-//! policy listener, and write queues. An adapter (io-smol, io-std) implements
-//! [`Runtime`] and [`Adapter`] with its own I/O loops and nothing else.
+//! policy listener, write queues, and TLS (feature `tls`, rustls). An adapter (io-smol,
+//! io-std) implements [`Runtime`] and [`Adapter`] with its own I/O loops and nothing else.
 //!
 //! The engine's contract, on every adapter:
 //!

@@ -17,6 +17,9 @@
 //! sockets when it has nothing to run. The core behind its lock is the part that does not
 //! spread over cores anyway; handles work from any thread or task.
 //!
+//! With the `tls` feature, `Server::tls` and `TlsConfig`
+//! serve https and wss (rustls; see `io_adapter::tls`).
+//!
 //! ```no_run
 //! use io_smol::{Options, Response, Server};
 //!

@@ -11,6 +11,9 @@
 //! some), a context switch per read, and a file descriptor of the 20,000 or so a process
 //! may usually hold. For more connections, use `io-smol`.
 //!
+//! With the `tls` feature, `Server::tls` and `TlsConfig`
+//! serve https and wss (rustls; see `io_adapter::tls`).
+//!
 //! ```no_run
 //! use io_std::{Options, Response, Server};
 //!
