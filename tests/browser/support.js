@@ -415,8 +415,8 @@ function openSocket(page, name, host, options) {
  * context holding the test page, and always stops both. A failure carries the end of the
  * server's log. `reference: true` puts the original 0.6 client on the page.
  */
-async function withEchoPage(browser, t, body, { adapter, reference = false } = {}) {
-  const server = new ExampleServer('echo', { adapter });
+async function withEchoPage(browser, t, body, { adapter, reference = false, tls = null } = {}) {
+  const server = new ExampleServer('echo', { adapter, tls });
   t.after(() => server.stop());
   await server.start();
   const context = await newContext(browser);

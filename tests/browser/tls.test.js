@@ -1,12 +1,24 @@
 'use strict';
 
-// The chat demo served over https: the page, its client and every transport over TLS,
-// with a certificate made for the test and trusted through Chromium's flags.
+// Over https: the chat demo (its page, its client, every transport), our client and the
+// original 0.6 client against the echo server, with a certificate made for the test and
+// trusted through Chromium's flags.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { it, before, after } = require('node:test');
-const { ExampleServer, launchBrowser, newContext, makeTestCertificate, saveArtifact } = require('./support');
+const {
+  ExampleServer,
+  launchBrowser,
+  newContext,
+  makeTestCertificate,
+  saveArtifact,
+  openSocket,
+  waitForEvent,
+  waitForMessages,
+  send,
+  withEchoPage,
+} = require('./support');
 
 let browser;
 let certificate;
@@ -92,3 +104,36 @@ it('a page served over http cannot reach the https port, and is told why', { tim
   assert.equal(response.status(), 400);
   assert.match(await page.textContent('body'), /This port speaks TLS/);
 });
+
+const OBJECT = { over: 'TLS', n: [1, 2.5, null], 'é': '😀' };
+
+/** Connects socket `a` with `options` over https, exchanges text and an object, and checks
+ * which transport carried them. */
+async function echoOverTls(page, options, transport) {
+  assert.equal(await page.evaluate(() => location.protocol), 'https:');
+  await openSocket(page, 'a', null, options);
+  await waitForEvent(page, 'a', 'connect');
+  assert.equal(await page.evaluate(() => window.H.sockets.a.socket.transport.type), transport);
+  await send(page, 'a', 'secret over TLS');
+  await send(page, 'a', OBJECT);
+  const got = await waitForMessages(page, 'a', 2);
+  assert.deepEqual(got.slice(-2), ['secret over TLS', OBJECT]);
+}
+
+for (const transport of ['websocket', 'xhr-polling', 'jsonp-polling', 'htmlfile', 'xhr-multipart']) {
+  it(`our client over https: ${transport}`, { timeout: 30000 }, (t) =>
+    withEchoPage(browser, t, async (server, page) => {
+      // `secure` follows the page's https without being asked.
+      await echoOverTls(page, { transports: [transport] }, transport);
+    }, { tls: certificate })
+  );
+}
+
+for (const transport of ['websocket', 'xhr-polling', 'jsonp-polling']) {
+  it(`the original 0.6 client over https with secure: true: ${transport}`, { timeout: 30000 }, (t) =>
+    withEchoPage(browser, t, async (server, page) => {
+      assert.equal(await page.evaluate(() => typeof window.io.codec), 'undefined', 'the original client');
+      await echoOverTls(page, { secure: true, transports: [transport] }, transport);
+    }, { tls: certificate, reference: true })
+  );
+}
