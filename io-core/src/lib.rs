@@ -71,6 +71,7 @@
 )]
 
 pub mod client;
+pub mod cluster;
 pub mod codec;
 mod conn;
 pub mod error;
@@ -89,6 +90,7 @@ mod timer;
 pub mod transport;
 pub mod websocket;
 
+pub use cluster::{Audience, Publication, PublicationError};
 pub use conn::{ConnId, ConnectionInfo};
 pub use error::Error;
 pub use http::request::Request;

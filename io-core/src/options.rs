@@ -125,6 +125,11 @@ pub struct Options {
     /// This process's node in a cluster: the first part of every session id it creates,
     /// so that a proxy can route a session's requests to it. 0 when there is one node.
     pub node_id: u16,
+    /// This node shares a message bus with others: broadcasts, and messages for sessions
+    /// that another node owns, also become publications for the bus
+    /// ([`Server::poll_publication`](crate::Server::poll_publication)). Off, nothing is
+    /// published and a broadcast costs what it always did.
+    pub cluster: bool,
     pub log: Option<LogFn>,
     transport_options: [TransportOptions; TransportKind::COUNT],
 }
@@ -141,6 +146,7 @@ impl Options {
             trusted_proxies: Vec::new(),
             limits: Limits::default(),
             node_id: 0,
+            cluster: false,
             log: None,
             transport_options: TransportKind::ALL.map(TransportOptions::defaults),
         }
@@ -197,6 +203,7 @@ impl fmt::Debug for Options {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("limits", &self.limits)
             .field("node_id", &self.node_id)
+            .field("cluster", &self.cluster)
             .field("transport_options", &self.transport_options)
             .finish_non_exhaustive()
     }

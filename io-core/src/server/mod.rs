@@ -7,6 +7,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::client::ClientScript;
+use crate::cluster::{self, Audience, Publication, PublicationError};
 use crate::codec;
 use crate::conn::{Conn, ConnId, ConnState, ConnectionInfo};
 use crate::error::Error;
@@ -116,6 +117,8 @@ pub struct Server {
     timers: Timers,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
+    /// For the other nodes, when [`Options::cluster`] is on.
+    publications: VecDeque<Publication>,
     /// Connections back in the request-reading state with input still buffered.
     resume: Vec<ConnId>,
     /// Connections whose peer stopped reading: cut off once the current input is done.
@@ -181,6 +184,7 @@ impl Server {
             timers: Timers::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
+            publications: VecDeque::new(),
             resume: Vec::new(),
             cutoffs: Vec::new(),
             ws_events: Vec::new(),
@@ -315,9 +319,19 @@ impl Server {
 
     // ---- application commands -------------------------------------------------------
 
-    /// Sends a message to one session; queued while no transport is attached.
+    /// Sends a message to one session; queued while no transport is attached. With
+    /// [`Options::cluster`] on, a session another node owns gets it through the bus (at
+    /// most once: the bus does not say whether it arrived).
     pub fn send(&mut self, session: SessionId, msg: &Message, now: Instant) -> Result<(), Error> {
         if !self.sessions.contains_key(&session) {
+            if self.is_remote(session) {
+                let bytes = cluster::send(self.opts.node_id, session, &codec::encode(msg));
+                self.publications.push_back(Publication {
+                    audience: Audience::Node(session.node()),
+                    bytes,
+                });
+                return Ok(());
+            }
             return Err(Error::UnknownSession(session));
         }
         self.deliver(session, codec::encode(msg), now);
@@ -325,10 +339,25 @@ impl Server {
         Ok(())
     }
 
-    /// Sends a message to every connected session but those in `except`. The frame is
-    /// encoded once and shared.
+    /// Whether `session` belongs to another node of the cluster.
+    pub fn is_remote(&self, session: SessionId) -> bool {
+        self.opts.cluster && session.node() != self.opts.node_id
+    }
+
+    /// Sends a message to every connected session but those in `except`, on this node and,
+    /// with [`Options::cluster`] on, on the others. The frame is encoded once and shared.
     pub fn broadcast(&mut self, msg: &Message, except: &[SessionId], now: Instant) {
         let frame = codec::encode(msg);
+        if self.opts.cluster {
+            self.publications.push_back(Publication {
+                audience: Audience::Everyone,
+                bytes: cluster::broadcast(self.opts.node_id, except, &frame),
+            });
+        }
+        self.broadcast_frame(frame, except, now);
+    }
+
+    fn broadcast_frame(&mut self, frame: Bytes, except: &[SessionId], now: Instant) {
         let targets: Vec<SessionId> = self
             .sessions
             .keys()
@@ -339,6 +368,31 @@ impl Server {
             self.deliver_shared(sid, &mut payload, now);
         }
         self.finish(now);
+    }
+
+    /// A publication another node put on the bus: a broadcast goes to the local sessions
+    /// but those it excepts, a message for one session to that session if it lives here.
+    /// This node's own publications, which a bus may echo back, are ignored.
+    pub fn handle_publication(
+        &mut self,
+        bytes: &Bytes,
+        now: Instant,
+    ) -> Result<(), PublicationError> {
+        let p = cluster::decode(bytes)?;
+        if p.origin == self.opts.node_id {
+            return Ok(());
+        }
+        match p.kind {
+            cluster::Kind::Broadcast { except } => self.broadcast_frame(p.frame, &except, now),
+            cluster::Kind::Send(sid) => {
+                // Gone meanwhile, or never here: at most once means dropped.
+                if self.sessions.contains_key(&sid) {
+                    self.deliver(sid, p.frame, now);
+                    self.finish(now);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Ends a session: its transport is closed and a `Disconnect` event follows.
@@ -461,6 +515,12 @@ impl Server {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// What the bus must carry to other nodes; only with [`Options::cluster`] on.
+    #[must_use]
+    pub fn poll_publication(&mut self) -> Option<Publication> {
+        self.publications.pop_front()
     }
 
     /// When `handle_timeout` must be called next, if ever.

@@ -1,0 +1,120 @@
+//! Several nodes on one bus: broadcasts reach every node's sessions once, honouring
+//! `except`; a message for a session on another node reaches it; a node ignores its own
+//! publications and anything malformed; with the cluster off nothing is published.
+
+mod support;
+
+use io_core::{Audience, Message, Options, Publication, PublicationError};
+use support::*;
+
+fn node(id: u16) -> Bench {
+    let mut opts = Options::default();
+    opts.node_id = id;
+    opts.cluster = true;
+    Bench::new(opts)
+}
+
+/// Everything `from` published.
+fn published(from: &mut Bench) -> Vec<Publication> {
+    std::iter::from_fn(|| from.server.poll_publication()).collect()
+}
+
+/// Hands each publication to the nodes it is for (all but the publisher for a broadcast),
+/// as a bus would; a bus may echo a publication to its publisher too, so `echo` does.
+fn carry(publications: &[Publication], nodes: &mut [&mut Bench], echo: bool) {
+    for p in publications {
+        for n in nodes.iter_mut() {
+            let id = n.server.options().node_id;
+            let for_it = match p.audience {
+                Audience::Everyone => true,
+                Audience::Node(to) => to == id,
+                _ => false,
+            };
+            if for_it || echo {
+                let now = n.now();
+                n.server.handle_publication(&p.bytes, now).unwrap();
+                n.drain();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_broadcast_reaches_every_node_once_but_the_excepted() {
+    let (mut a, mut b, mut c) = (node(1), node(2), node(3));
+    let (ca, sa) = a.ws_session("/socket.io/websocket");
+    let (ca2, _) = a.ws_session("/socket.io/websocket");
+    let (cb, sb) = b.ws_session("/socket.io/websocket");
+    let (cc, _) = c.ws_session("/socket.io/websocket");
+    assert_eq!(sa.node(), 1);
+    assert_eq!(sb.node(), 2);
+
+    // From a session on node 1, to all others: node 1's other session directly, the other
+    // nodes through the bus, and each publication is encoded once.
+    a.broadcast("hi all", &[sa, sb]);
+    let p = published(&mut a);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].audience, Audience::Everyone);
+    // The bus echoes it to its publisher as well: ignored there.
+    carry(&p, &mut [&mut a, &mut b, &mut c], true);
+    let frame = |conn, bench: &mut Bench| server_frames(&bench.take(conn));
+    assert_eq!(frame(ca, &mut a), vec![]);
+    assert_eq!(frame(ca2, &mut a), vec![(1, b"~m~6~m~hi all".to_vec())]);
+    assert_eq!(frame(cb, &mut b), vec![], "excepted on another node");
+    assert_eq!(frame(cc, &mut c), vec![(1, b"~m~6~m~hi all".to_vec())]);
+    // Receiving nodes publish nothing back.
+    assert!(published(&mut b).is_empty() && published(&mut c).is_empty());
+}
+
+#[test]
+fn a_message_for_a_session_on_another_node_goes_to_that_node_only() {
+    let (mut a, mut b, mut c) = (node(1), node(2), node(3));
+    let (cb, sb) = b.ws_session("/socket.io/websocket");
+    let (_cc, sc) = c.ws_session("/socket.io/websocket");
+    a.send(sb, Message::json(serde_json::json!({"to": "you"})))
+        .unwrap();
+    let p = published(&mut a);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].audience, Audience::Node(2));
+    carry(&p, &mut [&mut b, &mut c], false);
+    let got = server_frames(&b.take(cb));
+    assert_eq!(got, vec![(1, br#"~m~15~m~~j~{"to":"you"}"#.to_vec())]);
+    // A bus that hands it to the wrong node: that node does not have the session, and
+    // drops it.
+    carry(&p, &mut [&mut c], true);
+    assert!(c.take(_cc).is_empty());
+    // A session this node would own but does not have is unknown, as without a cluster.
+    let gone = sc.to_string().replacen("0003", "0001", 1).parse().unwrap();
+    assert!(a.send(gone, "x").is_err());
+}
+
+#[test]
+fn malformed_publications_are_refused_and_harm_nobody() {
+    let mut a = node(1);
+    let (ca, _) = a.ws_session("/socket.io/websocket");
+    let now = a.now();
+    let bad = bytes::Bytes::from_static(b"IO1 0002 B 0\n~m~9~m~short");
+    assert_eq!(
+        a.server.handle_publication(&bad, now),
+        Err(PublicationError::BadFrame)
+    );
+    a.drain();
+    assert!(a.take(ca).is_empty());
+    a.broadcast("still fine", &[]);
+    assert_eq!(
+        server_frames(&a.take(ca)),
+        vec![(1, b"~m~10~m~still fine".to_vec())]
+    );
+}
+
+#[test]
+fn without_the_cluster_nothing_is_published() {
+    let mut a = Bench::with_defaults();
+    let (_c, sid) = a.ws_session("/socket.io/websocket");
+    a.broadcast("local", &[]);
+    a.send(sid, "local too").unwrap();
+    assert!(published(&mut a).is_empty());
+    // A session id of another node is simply unknown.
+    let other = sid.to_string().replacen("0000", "0005", 1).parse().unwrap();
+    assert!(a.send(other, "x").is_err());
+}
