@@ -114,6 +114,9 @@ pub enum DisconnectReason {
     ProtocolError(String),
     /// The whole server is shutting down.
     Shutdown,
+    /// This node is draining (a rolling restart): its sessions end so that their clients
+    /// connect again, to another node.
+    Draining,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -126,6 +129,7 @@ impl fmt::Display for DisconnectReason {
             DisconnectReason::SlowPeer => f.write_str("the peer did not read what was sent"),
             DisconnectReason::ProtocolError(e) => write!(f, "protocol error: {e}"),
             DisconnectReason::Shutdown => f.write_str("server shutdown"),
+            DisconnectReason::Draining => f.write_str("this node is draining"),
         }
     }
 }

@@ -118,3 +118,50 @@ fn without_the_cluster_nothing_is_published() {
     let other = sid.to_string().replacen("0000", "0005", 1).parse().unwrap();
     assert!(a.send(other, "x").is_err());
 }
+
+#[test]
+fn a_draining_node_ends_its_sessions_so_that_clients_go_elsewhere() {
+    let mut a = node(1);
+    let (ws, ws_sid) = a.ws_session("/socket.io/websocket");
+    let (_hs, poll_sid) = a.xhr_handshake();
+    let poll = a.open(get(&format!("/socket.io/xhr-polling/{poll_sid}/2")));
+    assert!(a.take(poll).is_empty(), "the poll is held");
+    let idle = a.connect();
+    assert_eq!(a.server.connection_count(), 4);
+
+    a.server.drain(a.now());
+    a.drain();
+    assert!(a.server.is_draining());
+    // The WebSocket is closed as going away (1001), the poll answered empty, and nobody
+    // left is told anything else.
+    assert_eq!(server_frames(&a.take(ws)), vec![(8, vec![0x03, 0xe9])]);
+    let r = a.response(poll);
+    assert_eq!((r.status, r.body_text().as_str()), (200, ""));
+    let mut ended = a.disconnects();
+    ended.sort_by_key(|(s, _)| s.to_string());
+    let mut want = vec![
+        (ws_sid, io_core::DisconnectReason::Draining),
+        (poll_sid, io_core::DisconnectReason::Draining),
+    ];
+    want.sort_by_key(|(s, _)| s.to_string());
+    assert_eq!(ended, want);
+    assert!(
+        a.is_closed(idle),
+        "an idle keep-alive connection closes at once"
+    );
+    assert!(a.is_closed(poll), "answered, then closed");
+
+    // A new handshake is refused so that a proxy tries another node; an old session's
+    // poll is closed unanswered, as for any unknown session (the client starts anew).
+    let c = a.open(get("/socket.io/xhr-polling//9"));
+    assert_eq!(a.response(c).status, 503);
+    assert!(a.is_closed(c), "no keep-alive while draining");
+    let c = a.open(get(&format!("/socket.io/xhr-polling/{poll_sid}/3")));
+    assert!(a.take(c).is_empty());
+    assert!(a.is_closed(c));
+    assert_eq!(
+        a.server.connection_count(),
+        0,
+        "nothing left: the process may exit"
+    );
+}

@@ -430,7 +430,8 @@ impl Server {
     }
 
     pub(super) fn keep_alive(&self, id: ConnId) -> bool {
-        self.conns.get(&id).is_some_and(|c| c.keep_alive)
+        // A draining node answers and closes, so that its connections run out.
+        !self.draining && self.conns.get(&id).is_some_and(|c| c.keep_alive)
     }
 
     pub(super) fn run_resumes(&mut self, now: Instant) {

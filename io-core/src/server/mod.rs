@@ -119,6 +119,8 @@ pub struct Server {
     events: VecDeque<Event>,
     /// For the other nodes, when [`Options::cluster`] is on.
     publications: VecDeque<Publication>,
+    /// [`drain`](Self::drain) was called: no new sessions.
+    draining: bool,
     /// Connections back in the request-reading state with input still buffered.
     resume: Vec<ConnId>,
     /// Connections whose peer stopped reading: cut off once the current input is done.
@@ -185,6 +187,7 @@ impl Server {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             publications: VecDeque::new(),
+            draining: false,
             resume: Vec::new(),
             cutoffs: Vec::new(),
             ws_events: Vec::new(),
@@ -455,6 +458,40 @@ impl Server {
         }
         self.resume.clear();
         self.cutoffs.clear();
+    }
+
+    /// Drains this node for a rolling restart: new sessions are refused with `503` (a
+    /// proxy passes the handshake to another node), and every session ends with
+    /// [`DisconnectReason::Draining`]: a WebSocket is closed with 1001, a stream ends, a
+    /// held poll gets an empty answer, so that each client connects again, elsewhere.
+    /// Connections stay open for whatever they are still owed; once
+    /// [`connection_count`](Self::connection_count) is 0 the process may exit.
+    pub fn drain(&mut self, now: Instant) {
+        self.draining = true;
+        let sessions: Vec<SessionId> = self.sessions.keys().collect();
+        for sid in sessions {
+            self.end_session(sid, DisconnectReason::Draining, now);
+        }
+        // Idle keep-alive connections (a proxy's pool, say) close now; the others once
+        // they have their answer.
+        let idle: Vec<ConnId> = self
+            .conns
+            .keys()
+            .filter(|id| {
+                self.conns
+                    .get(id)
+                    .is_some_and(|c| matches!(c.state, ConnState::Http) && c.input.is_empty())
+            })
+            .collect();
+        for id in idle {
+            self.close_conn(id, now);
+        }
+        self.finish(now);
+    }
+
+    /// Whether [`drain`](Self::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining
     }
 
     // ---- queries ---------------------------------------------------------------------

@@ -19,6 +19,10 @@ impl Server {
     /// Whether a new session may be made for connection `id`. When not, the connection is
     /// answered `503`, with the limit it met, and closed.
     pub(super) fn admit_new_session(&mut self, id: ConnId, req: &Request, now: Instant) -> bool {
+        if self.draining {
+            self.error_response(id, 503, "this node is draining; try another", now);
+            return false;
+        }
         if self.sessions.len() >= self.opts.limits.max_sessions {
             self.log(format_args!(
                 "refusing a new session: {} sessions already",
@@ -243,10 +247,10 @@ impl Server {
         };
         self.timers.cancel_owner(TimerOwner::Session(sid));
         if let Some(att) = s.attached.take() {
-            let code = if reason == DisconnectReason::Shutdown {
-                1001
-            } else {
-                1000
+            // 1001: going away; a client may come back (to another node).
+            let code = match reason {
+                DisconnectReason::Shutdown | DisconnectReason::Draining => 1001,
+                _ => 1000,
             };
             self.close_transport(s.kind, att, code, now);
         }
