@@ -68,7 +68,16 @@ impl<R: Runtime> Client<R> {
             .command(|core, now| core.send(self.id, &msg, now))
     }
 
-    /// Sends to every other client.
+    /// Another session of the same server, by id: one of this node's, or in a cluster
+    /// one that another node owns (then only `send` reaches it, through the bus).
+    pub fn client(&self, id: SessionId) -> Option<Client<R>> {
+        let known = self
+            .engine
+            .query(|core| core.session(id).is_some() || core.is_remote(id));
+        known.then(|| Client::new(id, self.engine.clone()))
+    }
+
+    /// Sends to every other client (of every node, in a cluster).
     pub fn broadcast(&self, msg: impl Into<Message>) {
         let msg = msg.into();
         self.engine

@@ -122,13 +122,27 @@ pub struct Engine<R: Runtime> {
     state: Mutex<State<R::Socket>>,
     callbacks: Callbacks<Client<R>>,
     runtime: R,
+    extras: Extras,
+}
+
+/// What a server may add to plain TCP on its own: TLS, a bus to other nodes.
+#[derive(Default)]
+pub struct Extras {
+    /// Speak TLS on every connection.
     #[cfg(feature = "tls")]
-    tls: Option<crate::tls::TlsConfig>,
+    pub tls: Option<crate::tls::TlsConfig>,
+    /// The cluster's message bus: the core's publications go to it.
+    pub bus: Option<Arc<dyn crate::Bus>>,
 }
 
 impl<R: Runtime> Engine<R> {
-    /// An engine for plain TCP connections.
-    pub fn new(core: Server, callbacks: Callbacks<Client<R>>, runtime: R) -> Arc<Self> {
+    /// An engine for the core `core`, with what `extras` adds.
+    pub fn new(
+        core: Server,
+        callbacks: Callbacks<Client<R>>,
+        runtime: R,
+        extras: Extras,
+    ) -> Arc<Self> {
         Arc::new(Engine {
             state: Mutex::new(State {
                 core,
@@ -145,24 +159,20 @@ impl<R: Runtime> Engine<R> {
             }),
             callbacks,
             runtime,
-            #[cfg(feature = "tls")]
-            tls: None,
+            extras,
         })
     }
 
-    /// An engine that speaks TLS on every connection it accepts.
-    #[cfg(feature = "tls")]
-    pub fn with_tls(
-        core: Server,
-        callbacks: Callbacks<Client<R>>,
-        runtime: R,
-        tls: crate::tls::TlsConfig,
-    ) -> Arc<Self> {
-        let mut engine = Self::new(core, callbacks, runtime);
-        if let Some(e) = Arc::get_mut(&mut engine) {
-            e.tls = Some(tls);
+    /// The cluster's bus, if the server has one.
+    pub fn bus(&self) -> Option<&Arc<dyn crate::Bus>> {
+        self.extras.bus.as_ref()
+    }
+
+    /// A publication another node put on the bus.
+    pub fn publication(self: &Arc<Self>, bytes: Bytes) {
+        if let Err(e) = self.command(|core, now| core.handle_publication(&bytes, now)) {
+            self.log(&format!("dropped a publication from the bus: {e}"));
         }
-        engine
     }
 
     /// The adapter's own part.
@@ -218,7 +228,7 @@ impl<R: Runtime> Engine<R> {
                 return None;
             }
             #[cfg(feature = "tls")]
-            if let Some(tls) = &self.tls {
+            if let Some(tls) = &self.extras.tls {
                 let Ok(session) = tls.accept() else {
                     socket.close();
                     return None;
@@ -239,7 +249,7 @@ impl<R: Runtime> Engine<R> {
     /// Bytes read from a connection.
     pub fn received(self: &Arc<Self>, conn: ConnId, data: &[u8]) {
         #[cfg(feature = "tls")]
-        if self.tls.is_some() {
+        if self.extras.tls.is_some() {
             return self.with_state(|st, now| {
                 st.tls_received(conn, data, now);
                 // A handshake flight, an alert or plaintext held back for the handshake.
@@ -341,6 +351,12 @@ impl<R: Runtime> Engine<R> {
         }
         while let Some(e) = st.core.poll_event() {
             st.events.push_back(e);
+        }
+        // Drained with or without a bus, so that nothing piles up.
+        while let Some(p) = st.core.poll_publication() {
+            if let Some(bus) = &self.extras.bus {
+                bus.publish(p);
+            }
         }
         let next = st.next_deadline();
         let earlier = match (next, st.timer_at) {

@@ -31,6 +31,7 @@
     )
 )]
 
+pub mod bus;
 pub mod callbacks;
 pub mod client;
 pub mod engine;
@@ -40,6 +41,7 @@ pub mod server;
 pub mod tls;
 pub mod write;
 
+pub use bus::{Bus, Inbox};
 pub use callbacks::Callbacks;
 pub use client::Client;
 pub use engine::{Engine, Runtime, Socket};

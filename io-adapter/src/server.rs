@@ -5,12 +5,14 @@ use std::io;
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use io_core::{DisconnectReason, Message, Options, Request, Response, SessionId};
 
+use crate::bus::{Bus, Inbox};
 use crate::callbacks::Callbacks;
 use crate::client::Client;
-use crate::engine::{Engine, Runtime};
+use crate::engine::{Engine, Extras, Runtime};
 use crate::policy::PolicyListener;
 
 /// What an adapter adds to [`Runtime`]: how it starts and stops its loops, and how a
@@ -39,8 +41,7 @@ pub struct Server<R: Adapter> {
     core: io_core::Server,
     callbacks: Callbacks<Client<R>>,
     runtime: PhantomData<R>,
-    #[cfg(feature = "tls")]
-    tls: Option<crate::tls::TlsConfig>,
+    extras: Extras,
 }
 
 impl<R: Adapter> Server<R> {
@@ -58,8 +59,7 @@ impl<R: Adapter> Server<R> {
             core,
             callbacks: Callbacks::default(),
             runtime: PhantomData,
-            #[cfg(feature = "tls")]
-            tls: None,
+            extras: Extras::default(),
         })
     }
 
@@ -71,8 +71,22 @@ impl<R: Adapter> Server<R> {
     /// is secure, so hixie WebSocket locations say `wss://`.
     #[cfg(feature = "tls")]
     pub fn tls(mut self, config: crate::tls::TlsConfig) -> Self {
-        self.tls = Some(config);
+        self.extras.tls = Some(config);
         self
+    }
+
+    /// Joins a cluster through `bus`: broadcasts reach the sessions of every node, and a
+    /// message for a session another node owns (its id names the node) goes there. Give
+    /// each node its own `Options::node_id`. Turns on `Options::cluster`.
+    pub fn bus(mut self, bus: impl Bus) -> io::Result<Self> {
+        if !self.core.options().cluster {
+            let mut options = self.core.options().clone();
+            options.cluster = true;
+            self.core = io_core::Server::new(options)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        }
+        self.extras.bus = Some(Arc::new(bus));
+        Ok(self)
     }
 
     /// Answers every request that is not Socket.IO's. Without it they get a 404.
@@ -136,14 +150,22 @@ impl<R: Adapter> Server<R> {
                 }
             },
         };
-        #[cfg(feature = "tls")]
-        let engine = match self.tls {
-            Some(tls) => Engine::with_tls(self.core, self.callbacks, R::default(), tls),
-            None => Engine::new(self.core, self.callbacks, R::default()),
-        };
-        #[cfg(not(feature = "tls"))]
-        let engine = Engine::new(self.core, self.callbacks, R::default());
+        let (node_id, resource) = (options.node_id, options.resource.clone());
+        let engine = Engine::new(self.core, self.callbacks, R::default(), self.extras);
         R::start(&engine, self.listener)?;
+        if let Some(bus) = engine.bus() {
+            let inbox = Inbox::for_engine(
+                Arc::downgrade(&engine),
+                Engine::publication,
+                node_id,
+                &resource,
+            );
+            if let Err(e) = bus.start(inbox) {
+                engine.shutdown();
+                R::stop(&engine);
+                return Err(e);
+            }
+        }
         Ok(Handle {
             engine,
             local_addr,
@@ -195,9 +217,19 @@ impl<R: Adapter> Handle<R> {
             .collect()
     }
 
+    /// The client with this session id: one of this node's, or in a cluster one that
+    /// another node owns (then only `send` reaches it, through the bus, at most once).
     pub fn client(&self, id: SessionId) -> Option<Client<R>> {
-        let known = self.engine.query(|core| core.session(id).is_some());
+        let known = self
+            .engine
+            .query(|core| core.session(id).is_some() || core.is_remote(id));
         known.then(|| Client::new(id, self.engine.clone()))
+    }
+
+    /// Sends to one session, here or (in a cluster) on the node that owns it.
+    pub fn send(&self, id: SessionId, msg: impl Into<Message>) -> Result<(), io_core::Error> {
+        let msg = msg.into();
+        self.engine.command(|core, now| core.send(id, &msg, now))
     }
 
     /// Ends every session (each with a disconnect callback), closes every connection and
@@ -208,6 +240,35 @@ impl<R: Adapter> Handle<R> {
             if let Some(p) = &self.policy {
                 p.stop();
             }
+            if let Some(bus) = self.engine.bus() {
+                bus.stop();
+            }
+        }
+    }
+
+    /// Drains this node for a rolling restart, then shuts it down: new sessions are
+    /// refused with `503` (a proxy passes them to another node), every session ends
+    /// ([`DisconnectReason::Draining`]: its client connects again, elsewhere), and once the
+    /// last connection is gone, or `within` has passed, the server shuts down.
+    /// [`stopped`](Self::stopped) then waits for it.
+    pub fn drain(&self, within: Duration) {
+        self.engine.command(|core, now| core.drain(now));
+        let handle = self.clone();
+        let deadline = Instant::now() + within;
+        let watch = move || {
+            while Instant::now() < deadline
+                && handle.engine.query(|core| core.connection_count()) > 0
+            {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            handle.shutdown();
+        };
+        if std::thread::Builder::new()
+            .name("io-drain".into())
+            .spawn(watch)
+            .is_err()
+        {
+            self.shutdown();
         }
     }
 
