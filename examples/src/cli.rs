@@ -3,15 +3,18 @@
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use io_adapter::TlsConfig;
+use io_adapter::{Handle, Server, TlsConfig};
 use io_core::Options;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::apps::App;
 
 /// `--port N --host ADDR --policy-port N --adapter smol|std --sessions-per-peer N
-/// --tls-cert FILE --tls-key FILE --trusted-proxy ADDR --quiet`
+/// --tls-cert FILE --tls-key FILE --trusted-proxy ADDR --redis URL --node-id N
+/// --drain-timeout S --quiet`
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Args {
     pub port: u16,
@@ -26,6 +29,12 @@ pub struct Args {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Reverse proxies whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// A Redis to share broadcasts with the other nodes through.
+    pub redis: Option<String>,
+    /// This node's id in a cluster (the first part of its session ids).
+    pub node_id: u16,
+    /// How long a drain (SIGTERM) may take before the server shuts down anyway.
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +73,10 @@ impl Program {
             lines.push("  --adapter NAME    smol or std (default smol)");
             lines.push("  --tls-cert FILE   certificate chain (PEM): serve https and wss");
             lines.push("  --tls-key FILE    its private key (PEM)");
+            lines
+                .push("  --redis URL       share broadcasts with other nodes (redis://host:port/)");
+            lines.push("  --node-id N       this node's id in a cluster, 0 to 65535 (default 0)");
+            lines.push("  --drain-timeout S seconds a drain (on SIGTERM) may take (default 10)");
         }
         lines.extend([
             "  --trusted-proxy ADDR",
@@ -101,6 +114,9 @@ impl Args {
             sessions_per_peer: None,
             tls: None,
             trusted_proxies: Vec::new(),
+            redis: None,
+            node_id: 0,
+            drain_timeout: Duration::from_secs(10),
         };
         let (mut cert, mut key) = (None, None);
         while let Some(arg) = p.next()? {
@@ -123,6 +139,11 @@ impl Args {
                 Long("tls-cert") if server => cert = Some(PathBuf::from(p.value()?)),
                 Long("tls-key") if server => key = Some(PathBuf::from(p.value()?)),
                 Long("trusted-proxy") => args.trusted_proxies.push(p.value()?.parse()?),
+                Long("redis") if server => args.redis = Some(p.value()?.string()?),
+                Long("node-id") if server => args.node_id = p.value()?.parse()?,
+                Long("drain-timeout") if server => {
+                    args.drain_timeout = Duration::from_secs_f64(p.value()?.parse()?)
+                }
                 Long("quiet") => args.quiet = true,
                 Long("sessions-per-peer") => args.sessions_per_peer = Some(p.value()?.parse()?),
                 Long("help") | Short('h') => {
@@ -149,6 +170,7 @@ impl Args {
             options.limits.max_new_sessions_per_peer = n;
         }
         options.trusted_proxies = self.trusted_proxies.clone();
+        options.node_id = self.node_id;
         if self.quiet {
             options
         } else {
@@ -168,29 +190,85 @@ impl Args {
         }
     }
 
-    /// Runs `app` on the chosen adapter until the process ends.
-    pub fn run(&self, app: App) -> io::Result<()> {
+    /// Runs `app` on the chosen adapter until the process ends: on SIGTERM or SIGINT the
+    /// server drains (its sessions end, their clients connect again elsewhere) and exits
+    /// once its last connection is gone, or after `--drain-timeout`; a second signal
+    /// exits at once.
+    pub fn run(&self, app: impl Attach) -> io::Result<()> {
         let tls = self.tls_config()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        eprintln!("{app:?} server on {scheme}://{}/ ({})", self.addr(), self.adapter.name());
+        let cluster = match &self.redis {
+            Some(url) => format!(", node {} on {url}", self.node_id),
+            None => String::new(),
+        };
+        eprintln!(
+            "{app:?} server on {scheme}://{}/ ({}{cluster})",
+            self.addr(),
+            self.adapter.name()
+        );
         match self.adapter {
             Adapter::Std => {
-                let server = io_std::Server::bind(self.addr(), self.options())?;
-                let server = match tls {
-                    Some(tls) => server.tls(tls),
-                    None => server,
-                };
-                app.attach(server).run()
+                let server =
+                    self.prepare(io_std::Server::bind(self.addr(), self.options())?, tls)?;
+                let handle = app.attach(server).spawn()?;
+                self.drain_on_signal(handle.clone())?;
+                handle.stopped();
+                Ok(())
             }
             Adapter::Smol => {
-                let server = io_smol::Server::bind(self.addr(), self.options())?;
-                let server = match tls {
-                    Some(tls) => server.tls(tls),
-                    None => server,
-                };
-                smol::block_on(app.attach(server).run())
+                let server =
+                    self.prepare(io_smol::Server::bind(self.addr(), self.options())?, tls)?;
+                let handle = app.attach(server).spawn()?;
+                self.drain_on_signal(handle.clone())?;
+                smol::block_on(handle.stopped());
+                Ok(())
             }
         }
+    }
+
+    /// TLS and the bus, as the flags say.
+    fn prepare<R: io_adapter::Adapter>(
+        &self,
+        server: Server<R>,
+        tls: Option<TlsConfig>,
+    ) -> io::Result<Server<R>> {
+        let server = match tls {
+            Some(tls) => server.tls(tls),
+            None => server,
+        };
+        match &self.redis {
+            Some(url) => server.bus(io_redis::RedisBus::new(url)?),
+            None => Ok(server),
+        }
+    }
+
+    /// Drains `handle` on the first SIGTERM or SIGINT; exits on the second.
+    fn drain_on_signal<R: io_adapter::Adapter>(&self, handle: Handle<R>) -> io::Result<()> {
+        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        let within = self.drain_timeout;
+        std::thread::Builder::new().name("signals".into()).spawn(move || {
+            let mut signals = signals.forever();
+            if signals.next().is_some() {
+                eprintln!("{} - draining: ending every session, then exiting", timestamp());
+                handle.drain(within);
+            }
+            if signals.next().is_some() {
+                std::process::exit(1);
+            }
+        })?;
+        Ok(())
+    }
+}
+
+/// What an example server does, on either adapter.
+pub trait Attach: std::fmt::Debug {
+    /// Sets the callbacks of `server`.
+    fn attach<R: io_adapter::Adapter>(&self, server: Server<R>) -> Server<R>;
+}
+
+impl Attach for App {
+    fn attach<R: io_adapter::Adapter>(&self, server: Server<R>) -> Server<R> {
+        App::attach(*self, server)
     }
 }
 
@@ -262,5 +340,15 @@ mod tests {
         let a = parse(&["--trusted-proxy", "127.0.0.1", "--trusted-proxy", "::1"]).unwrap();
         assert_eq!(a.options().trusted_proxies.len(), 2);
         assert!(parse(&["--trusted-proxy", "nginx"]).is_err());
+    }
+
+    #[test]
+    fn a_node_of_a_cluster() {
+        let a = parse(&["--redis", "redis://127.0.0.1:6379/", "--node-id", "3"]).unwrap();
+        assert_eq!(a.redis.as_deref(), Some("redis://127.0.0.1:6379/"));
+        assert_eq!(a.options().node_id, 3);
+        assert!(parse(&["--node-id", "70000"]).is_err());
+        let a = parse(&["--drain-timeout", "2.5"]).unwrap();
+        assert_eq!(a.drain_timeout, Duration::from_millis(2500));
     }
 }

@@ -5,9 +5,11 @@
 //! differential tests compare them.
 
 pub mod client;
+pub mod cluster;
 pub mod nginx;
 pub mod ours;
 pub mod raw;
+pub mod redis_server;
 pub mod reference;
 pub mod scripts;
 pub mod stream;

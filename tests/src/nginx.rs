@@ -81,7 +81,11 @@ impl Nginx {
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect_timeout(&listen, Duration::from_millis(200)).is_err() {
             if let Ok(Some(status)) = n.child.try_wait() {
-                panic!("nginx exited ({status}): {}", n.error_log());
+                let mut said = String::new();
+                if let Some(mut e) = n.child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut said);
+                }
+                panic!("nginx exited ({status}): {said}{}", n.error_log());
             }
             assert!(
                 Instant::now() < deadline,
