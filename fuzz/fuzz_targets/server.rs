@@ -8,13 +8,17 @@
 //! - `connection_count()`, `session_count()` and `clients()` agree with what the outputs said;
 //! - `send`, `disconnect` and `respond` succeed exactly when they should;
 //! - `poll_timeout` is never in the past after the due timers ran;
-//! - `shutdown` ends every session and closes every connection.
+//! - `shutdown` ends every session and closes every connection;
+//! - in a cluster, each broadcast is one publication and a publication from the bus is
+//!   never published again; bytes from the bus that are not a publication change nothing;
+//! - `drain` ends every session, and no session connects after it.
 #![no_main]
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
+use bytes::Bytes;
 use io_core::codec::{self, Incoming};
 use io_core::websocket::rfc6455;
 use io_core::{
@@ -36,6 +40,8 @@ struct Config {
     disabled: u8,
     max_sessions: u8,
     secure: bool,
+    /// A node of a cluster (node 1), with publications to and from the bus.
+    cluster: bool,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -93,6 +99,17 @@ enum Op {
         path: Path,
         upgrade: bool,
     },
+    /// A broadcast from node `from` (1 is this node) arriving from the bus.
+    Publication {
+        from: u8,
+        except: u8,
+        msg: Msg,
+    },
+    /// Anything at all arriving from the bus.
+    RawPublication {
+        bytes: Vec<u8>,
+    },
+    Drain,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -574,6 +591,9 @@ struct Harness {
     pending: Vec<ConnId>,
     /// Connections whose peer does not read, with the bytes it has not read.
     stalled: HashMap<ConnId, usize>,
+    /// Publications owed to the bus since the last drain.
+    owed_publications: usize,
+    drained: bool,
 }
 
 impl Harness {
@@ -631,6 +651,7 @@ impl Harness {
                             !self.live_sessions.contains(s) && !self.ended.contains(s),
                             "second Connect for {s}"
                         );
+                        assert!(!self.drained, "{s} connected to a draining node");
                         self.live_sessions.insert(*s);
                         self.sessions.push(*s);
                     }
@@ -673,6 +694,9 @@ impl Harness {
                 break;
             }
         }
+        let published = std::iter::from_fn(|| self.server.poll_publication()).count();
+        assert_eq!(published, self.owed_publications, "publications");
+        self.owed_publications = 0;
         self.check_counts();
         seen
     }
@@ -799,6 +823,31 @@ impl Harness {
                 let msg = self.message(msg);
                 let except: Vec<SessionId> = self.pick_session(*except).into_iter().collect();
                 self.server.broadcast(&msg, &except, now);
+                self.owed_publications += usize::from(self.server.options().cluster);
+            }
+            Op::Publication { from, except, msg } => {
+                let from = u16::from(*from % 3);
+                let msg = self.message(msg);
+                let frame = codec::encode(&msg);
+                let header = match self.pick_session(*except) {
+                    Some(s) => format!("IO1 {from:04x} B 1 {s}\n"),
+                    None => format!("IO1 {from:04x} B 0\n"),
+                };
+                let bytes = Bytes::from([header.as_bytes(), &frame[..]].concat());
+                assert_eq!(self.server.handle_publication(&bytes, now), Ok(()));
+            }
+            Op::RawPublication { bytes } => {
+                let bytes = Bytes::copy_from_slice(bytes);
+                if self.server.handle_publication(&bytes, now).is_err() {
+                    assert!(self.server.poll_transmit().is_none(), "a refused publication wrote");
+                    assert!(self.server.poll_event().is_none(), "a refused publication told");
+                }
+            }
+            Op::Drain => {
+                self.server.drain(now);
+                self.drained = true;
+                self.drain();
+                assert_eq!(self.server.session_count(), 0, "sessions left after drain");
             }
             Op::Disconnect { session } => {
                 if let Some(s) = self.pick_session(*session) {
@@ -874,6 +923,8 @@ fn options(config: &Config) -> Options {
     let mut opts = Options::default();
     opts.inline_flash_policy = config.inline_flash_policy;
     opts.secure = config.secure;
+    opts.cluster = config.cluster;
+    opts.node_id = 1;
     if config.restricted_origins {
         opts.origins = Origins::parse(["good.example:*"]).expect("a valid origin pattern");
     }
@@ -928,6 +979,8 @@ fuzz_target!(|input: Input| {
         live_sessions: BTreeSet::new(),
         ended: HashSet::new(),
         pending: Vec::new(),
+        owed_publications: 0,
+        drained: false,
         stalled: HashMap::new(),
     };
     for op in input.ops.iter().take(64) {

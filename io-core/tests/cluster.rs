@@ -165,3 +165,18 @@ fn a_draining_node_ends_its_sessions_so_that_clients_go_elsewhere() {
         "nothing left: the process may exit"
     );
 }
+
+#[test]
+fn a_hixie76_handshake_waiting_for_its_key3_makes_no_session_after_a_drain() {
+    let mut a = node(1);
+    let c = a.open(hixie76_request("/socket.io/websocket"));
+    assert!(
+        a.take(c).starts_with(b"HTTP/1.1 101"),
+        "the head goes out first"
+    );
+    a.server.drain(a.now());
+    a.drain();
+    a.input(c, HIXIE76_KEY3);
+    assert!(a.events().is_empty(), "no session on a draining node");
+    assert!(a.is_closed(c));
+}

@@ -472,15 +472,18 @@ impl Server {
         for sid in sessions {
             self.end_session(sid, DisconnectReason::Draining, now);
         }
-        // Idle keep-alive connections (a proxy's pool, say) close now; the others once
-        // they have their answer.
+        // Idle keep-alive connections (a proxy's pool, say) close now, and so do hixie-76
+        // handshakes still waiting for their key3 (a session they would make or join is
+        // gone); the others once they have their answer.
         let idle: Vec<ConnId> = self
             .conns
             .keys()
             .filter(|id| {
-                self.conns
-                    .get(id)
-                    .is_some_and(|c| matches!(c.state, ConnState::Http) && c.input.is_empty())
+                self.conns.get(id).is_some_and(|c| match c.state {
+                    ConnState::Http => c.input.is_empty(),
+                    ConnState::AwaitKey3 { .. } => true,
+                    _ => false,
+                })
             })
             .collect();
         for id in idle {
