@@ -11,9 +11,14 @@ type DisconnectFn<C> = Box<dyn Fn(C, DisconnectReason) + Send + Sync>;
 
 /// The application's callbacks, generic over the client handle `C` they are given.
 pub struct Callbacks<C> {
+    /// Answers a request outside the resource; without it, [`dispatch`](Self::dispatch) answers
+    /// 404.
     pub request: Option<RequestFn>,
+    /// Called when a session's first transport attaches.
     pub connect: Option<ConnectFn<C>>,
+    /// Called for each message a client sends, text or JSON.
     pub message: Option<MessageFn<C>>,
+    /// Called exactly once for every session that connected, with why it ended.
     pub disconnect: Option<DisconnectFn<C>>,
 }
 

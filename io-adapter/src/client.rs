@@ -35,6 +35,8 @@ impl<R: Runtime> Client<R> {
         Client { id, engine }
     }
 
+    /// The id the client got as its first message; [`Handle::client`](crate::Handle::client)
+    /// turns it back into a `Client`.
     pub fn session_id(&self) -> SessionId {
         self.id
     }
@@ -50,6 +52,8 @@ impl<R: Runtime> Client<R> {
             .query(|core| core.session(self.id).map_or(0, |s| s.connections))
     }
 
+    /// The transport the session uses; `None` once it has disconnected, or when another node
+    /// owns it.
     pub fn transport(&self) -> Option<TransportKind> {
         self.engine
             .query(|core| core.session(self.id).map(|s| s.transport))
@@ -62,6 +66,8 @@ impl<R: Runtime> Client<R> {
             .query(|core| core.buffered(self.id).unwrap_or(0))
     }
 
+    /// Sends a message, queued while no transport is attached (between two polls). Fails with
+    /// [`Error::UnknownSession`] once the session has disconnected.
     pub fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         let msg = msg.into();
         self.engine
@@ -84,6 +90,8 @@ impl<R: Runtime> Client<R> {
             .command(|core, now| core.broadcast(&msg, &[self.id], now));
     }
 
+    /// Ends the session; the disconnect callback follows. Fails with [`Error::UnknownSession`]
+    /// if it has already ended or another node owns it.
     pub fn disconnect(&self) -> Result<(), Error> {
         self.engine
             .command(|core, now| core.disconnect(self.id, now))

@@ -9,7 +9,7 @@
 //!   [`Engine::flush_backlog`] whenever the socket can take more. What the socket took is
 //!   reported to the core, which owns flow control;
 //! - with TLS (feature `tls`), a rustls session beside each write queue decrypts what is
-//!   read before the core sees it and encrypts what the core writes (see [`crate::tls`]).
+//!   read before the core sees it and encrypts what the core writes (see the `tls` module).
 //! - the timer is woken only when the core's earliest deadline moved earlier than the one
 //!   it sleeps until;
 //! - events go to a queue that one caller at a time drains into the callbacks, outside the
@@ -40,6 +40,7 @@ pub trait Socket: Send + Sync + 'static {
 
 /// What an adapter provides: its sockets and the few things only it can start or wake.
 pub trait Runtime: Send + Sync + Sized + 'static {
+    /// The adapter's connection, which the engine writes to and closes.
     type Socket: Socket;
     /// A connection's socket did not take everything: arrange for
     /// [`Engine::flush_backlog`] to be called whenever the socket can take more, until it

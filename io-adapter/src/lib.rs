@@ -18,6 +18,7 @@
 //!   logged and the server goes on.
 //! - **The timer** is woken only when the earliest deadline moves earlier than the one it
 //!   sleeps until.
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 // Nothing a peer does may panic the server: no unwrap, expect, panic or unchecked indexing
 // outside tests; each exception says why it cannot fail.

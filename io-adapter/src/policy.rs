@@ -59,6 +59,7 @@ impl PolicyListener {
         Ok(PolicyListener { addr, stop })
     }
 
+    /// Where it listens; with port 0, the port the OS picked.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }

@@ -63,6 +63,7 @@ impl<R: Adapter> Server<R> {
         })
     }
 
+    /// Where the server listens; with port 0, the port the OS picked.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
@@ -192,6 +193,7 @@ impl<R: Adapter> Clone for Handle<R> {
 }
 
 impl<R: Adapter> Handle<R> {
+    /// Where the server listens; with port 0, the port the OS picked.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }

@@ -51,11 +51,22 @@ impl fmt::Debug for TlsConfig {
 #[non_exhaustive]
 pub enum TlsError {
     /// A file could not be read.
-    Read { path: PathBuf, source: io::Error },
+    Read {
+        /// The path as given to [`TlsConfig::from_pem_files`].
+        path: PathBuf,
+        /// Why reading it failed.
+        source: io::Error,
+    },
     /// The certificate PEM holds no `CERTIFICATE` block (or a broken one).
-    NoCertificate { path: Option<PathBuf> },
+    NoCertificate {
+        /// The file it came from; `None` for PEM given to [`TlsConfig::from_pem`].
+        path: Option<PathBuf>,
+    },
     /// The key PEM holds no private key (PKCS#8, PKCS#1 or SEC1), or a broken one.
-    NoKey { path: Option<PathBuf> },
+    NoKey {
+        /// The file it came from; `None` for PEM given to [`TlsConfig::from_pem`].
+        path: Option<PathBuf>,
+    },
     /// rustls refused the pair: the key does not match the certificate, or is of a kind it
     /// does not support.
     Rejected(rustls::Error),

@@ -33,6 +33,7 @@ pub fn coalesce(queue: &mut VecDeque<Bytes>) {
 pub struct Slices<'a>([IoSlice<'a>; MAX_SLICES]);
 
 impl<'a> Slices<'a> {
+    /// Empty room; [`front`](Self::front) fills it for each write.
     pub fn new() -> Self {
         Slices([IoSlice::new(&[]); MAX_SLICES])
     }

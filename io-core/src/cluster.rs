@@ -35,6 +35,7 @@ pub enum Audience {
 /// Bytes for the bus to carry to `audience`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publication {
+    /// Which nodes the bus must deliver it to.
     pub audience: Audience,
     /// The encoded publication, to hand to the bus as is.
     pub bytes: Bytes,

@@ -129,6 +129,7 @@ pub struct Frames<'a> {
 }
 
 impl<'a> Frames<'a> {
+    /// Iterates over `payload`, one whole HTTP body or WebSocket message, from its first frame.
     pub fn new(payload: &'a str) -> Self {
         Frames { payload, pos: 0 }
     }
@@ -221,6 +222,7 @@ fn take_utf16_units(data: &str, units: u64, base: usize) -> Result<usize, CodecE
 pub enum Incoming {
     /// A heartbeat reply; holds the text after `~h~`, normally the counter the server sent.
     Heartbeat(String),
+    /// An application message, text or JSON.
     Message(Message),
 }
 
@@ -242,13 +244,27 @@ pub fn interpret(data: &str) -> Result<Incoming, CodecError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodecError {
     /// A frame did not start with `~m~`, or its length was not followed by `~m~`.
-    MissingMarker { offset: usize },
+    MissingMarker {
+        /// Where the `~m~` should have started.
+        offset: usize,
+    },
     /// The length was empty, not plain ASCII digits, zero-padded, or absurdly long.
-    BadLength { offset: usize },
+    BadLength {
+        /// Where the length starts, just after its `~m~`.
+        offset: usize,
+    },
     /// The length asked for more UTF-16 units than the payload holds.
-    Truncated { declared: u64, available: u64 },
+    Truncated {
+        /// The frame's length, in UTF-16 units.
+        declared: u64,
+        /// The UTF-16 units left in the payload after the length.
+        available: u64,
+    },
     /// The length ends between the two halves of a character outside the BMP.
-    SplitSurrogate { offset: usize },
+    SplitSurrogate {
+        /// Where the character that the length cuts in two starts.
+        offset: usize,
+    },
     /// The text after `~j~` is not JSON; holds the parser's explanation.
     InvalidJson(String),
 }

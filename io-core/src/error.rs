@@ -5,6 +5,7 @@ use std::fmt;
 use crate::conn::ConnId;
 use crate::session::SessionId;
 
+/// Why a [`Server`](crate::Server) command, or the server's constructor, was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The session has disconnected (or never existed); nothing was queued.

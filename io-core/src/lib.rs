@@ -57,6 +57,7 @@
 //! assert!(server.buffered(session).unwrap() > 0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 // Nothing a peer sends may panic the server: no unwrap, expect, panic or unchecked indexing
 // outside tests. Each exception says why it cannot fail.

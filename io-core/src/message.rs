@@ -9,15 +9,19 @@ use std::fmt;
 /// rather than text that merely looks like it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
+    /// Plain text, framed as is.
     Text(String),
+    /// A JSON value, sent as `~j~` and its serialization.
     Json(serde_json::Value),
 }
 
 impl Message {
+    /// Shorthand for [`Message::Text`] from a `&str` or `String`.
     pub fn text(s: impl Into<String>) -> Self {
         Message::Text(s.into())
     }
 
+    /// Shorthand for [`Message::Json`]; build the value with `serde_json::json!`.
     pub fn json(v: serde_json::Value) -> Self {
         Message::Json(v)
     }

@@ -12,6 +12,8 @@ use crate::transport::TransportKind;
 pub struct TransportOptions {
     /// How long to wait for a heartbeat's echo; `None` turns heartbeats off.
     pub timeout: Option<Duration>,
+    /// How long after an attach, or the echo of the last heartbeat, the next heartbeat is sent
+    /// (when `timeout` is set).
     pub heartbeat_interval: Duration,
     /// How long a session outlives its transport before it is disconnected.
     pub close_timeout: Duration,
@@ -121,6 +123,7 @@ pub struct Options {
     /// hixie locations, and the client address that per-address limits count. From any
     /// other peer these headers are ignored, since a client can send them too.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Sizes, counts and timeouts past which a peer is refused or cut off.
     pub limits: Limits,
     /// This process's node in a cluster: the first part of every session id it creates,
     /// so that a proxy can route a session's requests to it. 0 when there is one node.
@@ -130,11 +133,14 @@ pub struct Options {
     /// ([`Server::poll_publication`](crate::Server::poll_publication)). Off, nothing is
     /// published and a broadcast costs what it always did.
     pub cluster: bool,
+    /// Where log lines go; `None` drops them. [`log_to`](Self::log_to) sets it from a closure.
     pub log: Option<LogFn>,
     transport_options: [TransportOptions; TransportKind::COUNT],
 }
 
 impl Options {
+    /// The seed's defaults: resource `socket.io`, every transport, any origin, a Flash policy
+    /// server on 843 and the inline policy answer, no log.
     pub fn new() -> Self {
         Options {
             resource: "socket.io".into(),
@@ -152,6 +158,7 @@ impl Options {
         }
     }
 
+    /// The timings for sessions on `kind`.
     #[expect(
         clippy::indexing_slicing,
         reason = "one slot per TransportKind, whose discriminants are 0..COUNT"
@@ -160,6 +167,7 @@ impl Options {
         &self.transport_options[kind as usize]
     }
 
+    /// The timings for sessions on `kind`, to change them.
     #[expect(
         clippy::indexing_slicing,
         reason = "one slot per TransportKind, whose discriminants are 0..COUNT"
@@ -175,11 +183,14 @@ impl Options {
         }
     }
 
+    /// Sends the server's log lines to `log`, e.g. `|line| eprintln!("{line}")`.
     pub fn log_to(mut self, log: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.log = Some(Arc::new(log));
         self
     }
 
+    /// Whether `kind` is in [`transports`](Self::transports); a request naming another one
+    /// goes to the application like any request outside the resource.
     pub fn is_enabled(&self, kind: TransportKind) -> bool {
         self.transports.contains(&kind)
     }

@@ -104,10 +104,12 @@ impl Origins {
         Ok(Origins { patterns })
     }
 
+    /// The patterns in the order given; they are also the Flash policy's entries.
     pub fn patterns(&self) -> &[OriginPattern] {
         &self.patterns
     }
 
+    /// Whether a `*:*` pattern lets every request through, with or without an `Origin`.
     pub fn allows_any(&self) -> bool {
         self.patterns.iter().any(OriginPattern::is_any)
     }

@@ -36,6 +36,7 @@
 //! Two threads per node do the work: one publishes (every publication queued meanwhile
 //! goes out in one pipelined round trip), one subscribes. They are plain threads, so the
 //! bus works under io-smol and io-std alike.
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),

@@ -34,6 +34,7 @@
 //! })
 //! # ; Ok::<(), std::io::Error>(())
 //! ```
+#![warn(missing_docs)]
 #![deny(unsafe_code)]
 // Nothing a peer does may panic the server: no unwrap, expect, panic or unchecked indexing
 // outside tests; each exception says why it cannot fail.

@@ -25,6 +25,7 @@
 //! server.run()
 //! # ; Ok::<(), std::io::Error>(())
 //! ```
+#![warn(missing_docs)]
 #![deny(unsafe_code)]
 // Nothing a peer does may panic the server: no unwrap, expect, panic or unchecked indexing
 // outside tests; each exception says why it cannot fail.

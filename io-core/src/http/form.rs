@@ -76,7 +76,10 @@ pub enum FormError {
     /// The field appears more than once, so which value is meant is unclear.
     Repeated(String),
     /// A `%` at this byte offset of the body is not followed by two hex digits.
-    BadEscape { offset: usize },
+    BadEscape {
+        /// Where the `%` is, in bytes from the start of the body.
+        offset: usize,
+    },
     /// The decoded value is not UTF-8.
     InvalidUtf8,
 }

@@ -429,13 +429,21 @@ fn dechunk(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpError {
     /// Request line and headers together exceed the configured head size (or trailers do).
-    HeadTooLarge { limit: usize },
+    HeadTooLarge {
+        /// The parser's head limit in bytes ([`Limits::max_head`](crate::Limits::max_head) in
+        /// the server).
+        limit: usize,
+    },
     /// More than 64 header fields.
     TooManyHeaders,
     /// The request does not follow HTTP/1.x syntax; says which rule was broken.
     Malformed(&'static str),
     /// The body exceeds the configured body size.
-    BodyTooLarge { limit: usize },
+    BodyTooLarge {
+        /// The parser's body limit in bytes ([`Limits::max_body`](crate::Limits::max_body) in
+        /// the server).
+        limit: usize,
+    },
     /// `Content-Length` is not a decimal number, or several disagree.
     BadContentLength,
     /// A transfer coding other than `chunked`.

@@ -9,12 +9,16 @@ use bytes::Bytes;
 /// peer may send anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
+    /// The method exactly as sent (`GET`, `POST`); methods are case-sensitive.
     pub method: String,
     /// The request target exactly as sent, query included (`/socket.io/xhr-polling//123?x`).
     pub target: String,
     /// Minor HTTP version: `0` for HTTP/1.0, `1` for HTTP/1.1.
     pub version: u8,
+    /// Header fields in the order sent, values as raw bytes; read them with [`Request::header`]
+    /// or [`Request::header_bytes`].
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The whole body, with any chunked coding removed; empty when there was none.
     pub body: Bytes,
 }
 
@@ -30,6 +34,7 @@ impl Request {
         }
     }
 
+    /// Adds a header field after those already there.
     pub fn with_header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
         self.headers
             .push((name.to_owned(), value.as_ref().to_vec()));
@@ -42,6 +47,8 @@ impl Request {
             .and_then(|v| std::str::from_utf8(v).ok())
     }
 
+    /// The first value of the header `name` (case-insensitive) as sent, for values that need
+    /// not be UTF-8.
     pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
         self.headers
             .iter()

@@ -7,12 +7,18 @@ use crate::codec::{decimal_digits, push_decimal};
 /// A complete response, as the application answers a request outside the resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The status code; [`reason`] gives the phrase written after it.
     pub status: u16,
+    /// Header fields in order, without `Content-Length` and `Connection`, which the server
+    /// adds from the body and the connection.
     pub headers: Vec<(String, String)>,
+    /// Sent whole, with a `Content-Length`.
     pub body: Bytes,
 }
 
 impl Response {
+    /// A response with no headers and an empty body; add them with [`header`](Self::header) and
+    /// [`body`](Self::body).
     pub fn new(status: u16) -> Self {
         Response {
             status,
@@ -28,11 +34,14 @@ impl Response {
             .body(body)
     }
 
+    /// Adds a header field. CR and LF are dropped when it is written, so a value cannot start a
+    /// header of its own.
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_owned(), value.into()));
         self
     }
 
+    /// Replaces the body.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
         self
@@ -80,11 +89,16 @@ pub enum Framing {
 /// that stack's types; everyone else writes [`Head::encode`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
+    /// The status code; [`reason`] gives the phrase written after it.
     pub status: u16,
     /// Header lines in order, without the framing and `Connection` headers, which
     /// [`Head::encode`] adds from `framing` and `keep_alive`.
     pub headers: Vec<(String, String)>,
+    /// How the body is delimited; [`Head::encode`] writes the matching `Content-Length` or
+    /// `Transfer-Encoding`.
     pub framing: Framing,
+    /// Whether the connection stays open after the body (`Connection: keep-alive`, else
+    /// `close`). Ignored with [`Framing::UntilClose`], whose body ends with the connection.
     pub keep_alive: bool,
 }
 
@@ -184,7 +198,7 @@ fn put_clean(out: &mut Vec<u8>, s: &str) {
     out.extend(s.bytes().filter(|&b| b != b'\r' && b != b'\n'));
 }
 
-/// One piece of what a connection is to receive, as data. [`Segment::encode`] is the one
+/// One piece of what a connection is to receive, as data. [`Segment::encode_into`] is the one
 /// serializer to bytes; an embedder with its own HTTP stack maps heads and bodies to its own
 /// types instead, and writes `Raw` bytes to the upgraded connection.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -38,6 +38,7 @@ mod websocket;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct Transmit {
+    /// The connection to write to.
     pub conn: ConnId,
     /// Segments to write in order; payloads shared between recipients are not copied.
     pub segments: Vec<Segment>,
@@ -87,6 +88,7 @@ impl Transmit {
 pub enum Event {
     /// A session's first transport attached; its id went out as the first message.
     Connect(SessionId),
+    /// A message from the session's client.
     Message(SessionId, Message),
     /// Exactly once per session that connected.
     Disconnect(SessionId, DisconnectReason),
@@ -98,6 +100,7 @@ pub enum Event {
 /// What the application may learn about a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
+    /// The transport the session uses; a session keeps the one it connected with.
     pub transport: TransportKind,
     /// How many times a transport has attached (the seed's `connections`).
     pub connections: u32,
@@ -198,6 +201,7 @@ impl Server {
         })
     }
 
+    /// The options the server was built with.
     pub fn options(&self) -> &Options {
         &self.opts
     }
@@ -505,6 +509,8 @@ impl Server {
         self.sessions.keys()
     }
 
+    /// The session's transport and state; `None` once it has disconnected, or for an id it
+    /// never had.
     pub fn session(&self, session: SessionId) -> Option<SessionInfo> {
         self.sessions.get(&session).map(|s| SessionInfo {
             transport: s.kind,
@@ -537,21 +543,27 @@ impl Server {
         self.timers.len()
     }
 
+    /// Sessions alive, those waiting out their close timeout included; at most
+    /// [`Limits::max_sessions`](crate::Limits::max_sessions).
     pub fn session_count(&self) -> usize {
         self.sessions.len()
     }
 
+    /// Connections the server still tracks: accepted, and neither closed nor taken over with
+    /// [`take_connection`](Self::take_connection).
     pub fn connection_count(&self) -> usize {
         self.conns.len()
     }
 
     // ---- outputs ---------------------------------------------------------------------
 
+    /// The next bytes to write; after every input, drain it until `None` first.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
+    /// The next event for the application; drain it after the transmits, until `None`.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()

@@ -17,6 +17,8 @@ pub fn stream_start() -> Vec<Segment> {
     ]
 }
 
+/// One payload as one chunk: a `<script>` handing it to the client's `parent.s._`, escaped
+/// with [`script_string`].
 pub fn payload_chunk(payload: &[Bytes]) -> Segment {
     let script = format!(
         "<script>parent.s._({}, document);</script>",

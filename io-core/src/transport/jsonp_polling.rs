@@ -22,6 +22,8 @@ pub fn parse_index(path: &str) -> Option<u32> {
     last.parse().ok()
 }
 
+/// The answer to a poll: `io.JSONP[index]._("…");` carrying the payload (empty when
+/// `duration` ran out).
 pub fn poll_response(index: u32, payload: &[Bytes], keep_alive: bool) -> Vec<Segment> {
     poll_response_with(
         index,

@@ -15,15 +15,25 @@ pub mod xhr_polling;
 /// A transport's name, as it appears in URLs and in the `transports` option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum TransportKind {
+    /// `websocket`: a native WebSocket, in the hixie-75, hixie-76 or RFC 6455 flavour.
     WebSocket = 0,
+    /// `flashsocket`: the same WebSocket protocol from the client's Flash fallback, which needs
+    /// the Flash policy (the policy server, or the inline answer).
     FlashSocket = 1,
+    /// `htmlfile`: the forever iframe, a chunked HTML document with a `<script>` per payload
+    /// (Internet Explorer).
     HtmlFile = 2,
+    /// `xhr-multipart`: one `multipart/x-mixed-replace` response streaming a part per payload.
     XhrMultipart = 3,
+    /// `xhr-polling`: long polling with `XMLHttpRequest`; messages go up by POST.
     XhrPolling = 4,
+    /// `jsonp-polling`: long polling through `<script>` tags, for browsers without
+    /// cross-origin XHR.
     JsonpPolling = 5,
 }
 
 impl TransportKind {
+    /// How many transports there are; the discriminants run from 0 to `COUNT - 1`.
     pub const COUNT: usize = 6;
     /// The seed's default order of preference.
     pub const ALL: [TransportKind; 6] = [
@@ -35,6 +45,7 @@ impl TransportKind {
         TransportKind::JsonpPolling,
     ];
 
+    /// The name in URLs and in the `transports` option (`xhr-polling`, …).
     pub fn name(self) -> &'static str {
         match self {
             TransportKind::WebSocket => "websocket",
@@ -46,6 +57,8 @@ impl TransportKind {
         }
     }
 
+    /// The transport with exactly this name (case-sensitive); `str::parse` does the same with
+    /// an error that lists the valid names.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
@@ -110,11 +123,15 @@ impl std::str::FromStr for TransportKind {
 /// `Vary: Origin` so that caches keep answers for different origins apart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cors {
+    /// The request's `Origin`, echoed as `Access-Control-Allow-Origin`.
     pub origin: String,
+    /// Also send `Access-Control-Allow-Credentials: true`: for xhr-multipart, and for requests
+    /// that carry cookies.
     pub credentials: bool,
 }
 
 impl Cors {
+    /// The header fields to add to the response.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
         [
             Some(("Access-Control-Allow-Origin", self.origin.as_str())),

@@ -14,6 +14,7 @@ use crate::websocket::{WsError, WsEvent};
 /// The accepted half of an opening handshake.
 #[derive(Debug)]
 pub struct Handshake {
+    /// Which handshake the client spoke, and so which framing follows ([`Codec::new`]).
     pub flavour: Flavour,
     /// Bytes to write at once: the 101 head (hixie-76 writes it before key3 arrives, so that
     /// proxies which hold key3 back until they see a 101 still work).
@@ -25,7 +26,9 @@ pub struct Handshake {
 /// Why an upgrade was refused, with the status to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
+    /// The HTTP status to answer with: 426 for an unsupported version, 400 otherwise.
     pub status: u16,
+    /// What was wrong, for the response body and the log.
     pub message: String,
 }
 
@@ -110,14 +113,20 @@ pub fn key3_answer(keys: (u32, u32), key3: &[u8; 8]) -> Bytes {
 /// Per-connection framing state after the handshake.
 #[derive(Debug)]
 pub enum Codec {
+    /// Hixie-75 or hixie-76: `0x00 … 0xFF` text frames.
     Hixie {
+        /// Decodes what the client sends.
         decoder: HixieDecoder,
+        /// Hixie-76, which has a closing handshake; hixie-75 has none.
         draft76: bool,
     },
+    /// RFC 6455 framing (hybi-07/08 too), with the decoder for what the client sends.
     Rfc6455(Rfc6455Decoder),
 }
 
 impl Codec {
+    /// The framing for `flavour`, refusing messages over `max_frame` bytes
+    /// ([`Limits::max_frame`](crate::Limits::max_frame) in the server).
     pub fn new(flavour: Flavour, max_frame: usize) -> Self {
         match flavour {
             Flavour::Rfc6455 => Codec::Rfc6455(Rfc6455Decoder::new(max_frame)),
@@ -128,6 +137,8 @@ impl Codec {
         }
     }
 
+    /// Decodes bytes from the client into `out`; an error means the peer broke the framing
+    /// rules and the connection must close (see [`WsError`]).
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<WsEvent>) -> Result<(), WsError> {
         match self {
             Codec::Hixie { decoder, .. } => decoder.feed(input, out),
@@ -169,6 +180,7 @@ impl Codec {
         }
     }
 
+    /// The pong answering a ping that carried `payload`; `None` for hixie, which has no pings.
     pub fn pong(&self, payload: &[u8]) -> Option<Bytes> {
         match self {
             Codec::Rfc6455(_) => Some(rfc6455::pong_frame(payload)),

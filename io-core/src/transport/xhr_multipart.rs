@@ -9,6 +9,8 @@ use crate::http::response::{head, Framing, Segment};
 const PART_HEAD: &[u8] = b"Content-Type: text/plain\n\n";
 const PART_END: &[u8] = b"\n--socketio\n";
 
+/// The head and the first boundary. The response has no length: it ends when the
+/// connection closes.
 pub fn stream_start(cors: Option<&Cors>) -> Vec<Segment> {
     let mut headers = Vec::with_capacity(4);
     if let Some(c) = cors {
@@ -24,6 +26,7 @@ pub fn stream_start(cors: Option<&Cors>) -> Vec<Segment> {
     ]
 }
 
+/// One payload as one part: its `Content-Type` line, the payload, and the next boundary.
 pub fn part(payload: &[Bytes]) -> Vec<Segment> {
     let mut out = Vec::with_capacity(payload.len() + 2);
     out.push(Segment::Body(Bytes::from_static(PART_HEAD)));

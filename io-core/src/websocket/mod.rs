@@ -26,14 +26,21 @@ pub enum WsEvent {
     /// RFC 6455 only; unsolicited pongs are legal and carry no obligation.
     Pong(Bytes),
     /// The peer started the closing handshake. Hixie's `0xFF 0x00` carries no code or reason.
-    Close { code: Option<u16>, reason: String },
+    Close {
+        /// The peer's close code; `None` from hixie, or from an RFC 6455 close frame without one.
+        code: Option<u16>,
+        /// The peer's explanation, often empty.
+        reason: String,
+    },
 }
 
 /// The peer broke the framing rules; `close_code` is what an RFC 6455 server sends before
 /// closing (hixie just closes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsError {
+    /// The close code for the broken rule: 1002, 1003, 1007 or 1009.
     pub close_code: u16,
+    /// Which rule was broken; sent as the close reason, and fit for the log.
     pub reason: &'static str,
 }
 

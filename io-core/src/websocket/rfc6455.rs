@@ -8,18 +8,30 @@ use bytes::Bytes;
 
 use super::{WsError, WsEvent};
 
+/// Opcode of a continuation frame: the next fragment of the message in progress.
 pub const OP_CONT: u8 = 0;
+/// Opcode of a text message's first frame; the message must be UTF-8.
 pub const OP_TEXT: u8 = 1;
+/// Opcode of a binary message's first frame.
 pub const OP_BINARY: u8 = 2;
+/// Opcode of a close frame, which starts or answers the closing handshake.
 pub const OP_CLOSE: u8 = 8;
+/// Opcode of a ping, to be answered with a pong carrying the same payload.
 pub const OP_PING: u8 = 9;
+/// Opcode of a pong: the answer to a ping, or an unsolicited heartbeat.
 pub const OP_PONG: u8 = 10;
 
+/// Close code for a normal close; also the answer to a close frame that carried no code.
 pub const CLOSE_NORMAL: u16 = 1000;
+/// Close code for an endpoint going away, such as a server shutting down.
 pub const CLOSE_GOING_AWAY: u16 = 1001;
+/// Close code for a peer that broke the framing rules.
 pub const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+/// Close code for a kind of message the endpoint does not take (binary, for Socket.IO).
 pub const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
+/// Close code for a text message that is not valid UTF-8.
 pub const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+/// Close code for a message larger than the endpoint accepts.
 pub const CLOSE_TOO_BIG: u16 = 1009;
 
 /// Control frames (close, ping, pong) must fit in the short length form.
