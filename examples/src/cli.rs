@@ -3,10 +3,11 @@
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use io_adapter::{Handle, Server, TlsConfig};
 use io_core::Options;
+use log::LevelFilter;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -22,7 +23,8 @@ pub struct Args {
     /// Flash policy listener; `None` turns it off.
     pub policy_port: Option<u16>,
     pub adapter: Adapter,
-    pub quiet: bool,
+    /// The lowest level of log records printed (`--log-level`; `--quiet` turns them off).
+    pub log_level: LevelFilter,
     /// New sessions one peer address may make per second; `None`: the default.
     pub sessions_per_peer: Option<u32>,
     /// Certificate chain and key (PEM files): serve https and wss.
@@ -87,6 +89,7 @@ impl Program {
             "  --sessions-per-peer N",
             "                    new sessions one address may make per second (default 100; 0:",
             "                    no limit, e.g. behind a proxy or for a load test from one machine)",
+            "  --log-level L     error, warn, info, debug or trace (default info)",
             "  --quiet           no log lines",
             "  --help            this text",
         ]);
@@ -110,7 +113,7 @@ impl Args {
             // The custom loop runs no policy listener: policy probes are answered inline.
             policy_port: server.then_some(843),
             adapter: Adapter::Smol,
-            quiet: false,
+            log_level: LevelFilter::Info,
             sessions_per_peer: None,
             tls: None,
             trusted_proxies: Vec::new(),
@@ -144,7 +147,13 @@ impl Args {
                 Long("drain-timeout") if server => {
                     args.drain_timeout = Duration::from_secs_f64(p.value()?.parse()?)
                 }
-                Long("quiet") => args.quiet = true,
+                Long("quiet") => args.log_level = LevelFilter::Off,
+                Long("log-level") => {
+                    let name = p.value()?.string()?;
+                    args.log_level = name.parse().map_err(|_| {
+                        format!("unknown log level {name:?}; use error, warn, info, debug or trace")
+                    })?;
+                }
                 Long("sessions-per-peer") => args.sessions_per_peer = Some(p.value()?.parse()?),
                 Long("help") | Short('h') => {
                     println!("{}", program.usage());
@@ -161,7 +170,7 @@ impl Args {
         Ok(args)
     }
 
-    /// Default options with the policy port, logging to stderr unless `--quiet`.
+    /// Default options with the flags applied; installs the logger at `--log-level`.
     pub fn options(&self) -> Options {
         keep_memory_returnable();
         let mut options = Options::default();
@@ -171,11 +180,8 @@ impl Args {
         }
         options.trusted_proxies = self.trusted_proxies.clone();
         options.node_id = self.node_id;
-        if self.quiet {
-            options
-        } else {
-            options.log_to(|line| eprintln!("{} - {line}", timestamp()))
-        }
+        crate::logger::install(self.log_level);
+        options
     }
 
     pub fn addr(&self) -> String {
@@ -249,7 +255,7 @@ impl Args {
         std::thread::Builder::new().name("signals".into()).spawn(move || {
             let mut signals = signals.forever();
             if signals.next().is_some() {
-                eprintln!("{} - draining: ending every session, then exiting", timestamp());
+                log::info!("draining: ending every session, then exiting");
                 handle.drain(within);
             }
             if signals.next().is_some() {
@@ -288,11 +294,6 @@ fn keep_memory_returnable() {
     }
 }
 
-fn timestamp() -> String {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    format!("{}.{:03}", t.as_secs(), t.subsec_millis())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,8 +309,8 @@ mod tests {
         };
         let a = parse(&["--port", "9000", "--quiet", "--sessions-per-peer", "0"]).unwrap();
         assert_eq!(
-            (a.port, a.quiet, a.sessions_per_peer, a.policy_port),
-            (9000, true, Some(0), None)
+            (a.port, a.log_level, a.sessions_per_peer, a.policy_port),
+            (9000, LevelFilter::Off, Some(0), None)
         );
         assert!(parse(&["--adapter", "std"]).is_err());
         assert!(parse(&["--policy-port", "0"]).is_err());
@@ -340,6 +341,14 @@ mod tests {
         let a = parse(&["--trusted-proxy", "127.0.0.1", "--trusted-proxy", "::1"]).unwrap();
         assert_eq!(a.options().trusted_proxies.len(), 2);
         assert!(parse(&["--trusted-proxy", "nginx"]).is_err());
+    }
+
+    #[test]
+    fn the_log_level_is_a_name() {
+        assert_eq!(parse(&[]).unwrap().log_level, LevelFilter::Info);
+        let a = parse(&["--log-level", "debug"]).unwrap();
+        assert_eq!(a.log_level, LevelFilter::Debug);
+        assert!(parse(&["--log-level", "loud"]).is_err());
     }
 
     #[test]

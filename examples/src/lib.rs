@@ -6,6 +6,7 @@
 pub mod apps;
 pub mod cli;
 pub mod custom_loop;
+pub mod logger;
 
 /// The README's examples, compiled as tests so that they stay true.
 #[cfg(doctest)]

@@ -172,7 +172,7 @@ impl<R: Runtime> Engine<R> {
     /// A publication another node put on the bus.
     pub fn publication(self: &Arc<Self>, bytes: Bytes) {
         if let Err(e) = self.command(|core, now| core.handle_publication(&bytes, now)) {
-            self.log(&format!("dropped a publication from the bus: {e}"));
+            log::warn!("dropped a publication from the bus: {e}");
         }
     }
 
@@ -405,7 +405,7 @@ impl<R: Runtime> Engine<R> {
             match result {
                 Ok(Some((conn, response))) => self.respond(conn, response),
                 Ok(None) => {}
-                Err(_) => self.log("an application callback panicked; the server goes on"),
+                Err(_) => log::error!("an application callback panicked; the server goes on"),
             }
             st = self.lock();
         }
@@ -421,14 +421,6 @@ impl<R: Runtime> Engine<R> {
     fn respond(self: &Arc<Self>, conn: ConnId, response: Response) {
         // The connection may have gone meanwhile; then there is nobody to answer.
         let _ = self.command(|core, now| core.respond(conn, response, now));
-    }
-
-    /// Logs through the application's log option.
-    pub fn log(&self, line: &str) {
-        let log = self.lock().core.options().log.clone();
-        if let Some(log) = log {
-            log(line);
-        }
     }
 }
 
@@ -565,9 +557,7 @@ impl<S: Socket> State<S> {
                 core.handle_closed(conn, now);
             }
             Input::Failed(e) => {
-                if let Some(log) = &core.options().log {
-                    log(&format!("TLS failed on connection {conn}: {e}"));
-                }
+                log::debug!("TLS failed on connection {conn}: {e}");
                 // The alert rustls queued goes out, then the socket closes.
                 out.close_after = true;
                 core.handle_closed(conn, now);

@@ -130,7 +130,7 @@ impl<R: Adapter> Server<R> {
     pub fn spawn(self) -> io::Result<Handle<R>> {
         let local_addr = self.listener.local_addr()?;
         let options = self.core.options();
-        let (log, policy_port) = (options.log.clone(), options.flash_policy_server);
+        let policy_port = options.flash_policy_server;
         let doc = self.core.policy_document();
         // The original's flashPolicyServer: if its port cannot be bound, say so and rely on
         // the inline answers.
@@ -141,12 +141,10 @@ impl<R: Adapter> Server<R> {
             {
                 Ok(p) => Some(p),
                 Err(e) => {
-                    if let Some(log) = &log {
-                        log(&format!(
-                            "cannot serve the Flash policy on port {port} ({e}); \
-                             answering policy requests inline instead"
-                        ));
-                    }
+                    log::warn!(
+                        "cannot serve the Flash policy on port {port} ({e}); \
+                         answering policy requests inline instead"
+                    );
                     None
                 }
             },

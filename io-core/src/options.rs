@@ -1,7 +1,6 @@
 //! Server options: the seed's names and defaults, plus the limits the seed never had.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::origin::Origins;
@@ -93,9 +92,6 @@ impl Default for Limits {
     }
 }
 
-/// Receives the server's log lines (the seed's `log` option).
-pub type LogFn = Arc<dyn Fn(&str) + Send + Sync>;
-
 /// Fills a buffer with unpredictable bytes; session ids are drawn from it.
 pub type RandomFn = Box<dyn FnMut(&mut [u8]) + Send>;
 
@@ -133,14 +129,12 @@ pub struct Options {
     /// ([`Server::poll_publication`](crate::Server::poll_publication)). Off, nothing is
     /// published and a broadcast costs what it always did.
     pub cluster: bool,
-    /// Where log lines go; `None` drops them. [`log_to`](Self::log_to) sets it from a closure.
-    pub log: Option<LogFn>,
     transport_options: [TransportOptions; TransportKind::COUNT],
 }
 
 impl Options {
     /// The seed's defaults: resource `socket.io`, every transport, any origin, a Flash policy
-    /// server on 843 and the inline policy answer, no log.
+    /// server on 843 and the inline policy answer.
     pub fn new() -> Self {
         Options {
             resource: "socket.io".into(),
@@ -153,7 +147,6 @@ impl Options {
             limits: Limits::default(),
             node_id: 0,
             cluster: false,
-            log: None,
             transport_options: TransportKind::ALL.map(TransportOptions::defaults),
         }
     }
@@ -181,12 +174,6 @@ impl Options {
         for kind in TransportKind::ALL {
             f(kind, self.transport_options_mut(kind));
         }
-    }
-
-    /// Sends the server's log lines to `log`, e.g. `|line| eprintln!("{line}")`.
-    pub fn log_to(mut self, log: impl Fn(&str) + Send + Sync + 'static) -> Self {
-        self.log = Some(Arc::new(log));
-        self
     }
 
     /// Whether `kind` is in [`transports`](Self::transports); a request naming another one

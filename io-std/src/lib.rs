@@ -209,7 +209,7 @@ fn accept_loop(engine: Arc<Engine<Threads>>, listener: TcpListener) {
             continue;
         };
         if let Err(e) = start_connection(&engine, stream, local) {
-            engine.log(&format!("cannot start a connection: {e}"));
+            log::warn!("cannot start a connection: {e}");
         }
     }
 }

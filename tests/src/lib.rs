@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod logs;
 pub mod nginx;
 pub mod ours;
 pub mod raw;

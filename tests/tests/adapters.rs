@@ -51,21 +51,17 @@ fn policy_listener_answers_the_probe() {
 #[test]
 fn unbindable_policy_port_is_logged_and_answered_inline() {
     for adapter in [Adapter::Smol, Adapter::Std] {
+        tests::logs::capture();
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
-        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-        let sink = lines.clone();
-        let mut options = Options::default().log_to(move |l| sink.lock().unwrap().push(l.into()));
-        options.flash_policy_server = Some(taken.local_addr().unwrap().port());
+        let port = taken.local_addr().unwrap().port();
+        let mut options = Options::default();
+        options.flash_policy_server = Some(port);
         let server = ours_on(adapter, "echo", options);
-        assert!(
-            lines
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains("answering policy requests inline")),
-            "{adapter:?}: {:?}",
-            lines.lock().unwrap()
-        );
+        let said = tests::logs::containing(&format!("Flash policy on port {port}"));
+        assert_eq!(said.len(), 1, "{adapter:?}: {said:?}");
+        assert_eq!(said[0].level, log::Level::Warn);
+        assert_eq!(said[0].target, "io_adapter::server");
+        assert!(said[0].message.contains("answering policy requests inline"));
         let mut s = TcpStream::connect(server.target.addr).unwrap();
         s.write_all(PROBE).unwrap();
         assert!(String::from_utf8(read_all(s))

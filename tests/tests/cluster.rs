@@ -149,7 +149,11 @@ fn a_redis_restart_loses_no_local_delivery_and_the_bus_recovers() {
         n += 1;
         let probe = format!("probe {n}");
         ws[0].1.send(&[&probe]);
-        assert_eq!(second_on_1.recv(1), std::slice::from_ref(&probe), "local, always");
+        assert_eq!(
+            second_on_1.recv(1),
+            std::slice::from_ref(&probe),
+            "local, always"
+        );
         for (node, c) in ws.iter_mut().skip(1) {
             if c.drain_for(Duration::from_millis(100)).contains(&probe) {
                 recovered.insert(*node);

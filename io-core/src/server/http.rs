@@ -36,7 +36,7 @@ impl Server {
                 match policy::classify(&c.input) {
                     policy::Probe::NeedMore => return,
                     policy::Probe::Policy => {
-                        self.log(format_args!("answering a Flash policy request inline"));
+                        log::debug!("answering a Flash policy request inline");
                         let doc = self.policy.clone();
                         self.transmit(id, vec![Segment::Raw(doc)], false);
                         self.close_conn(id, now);
@@ -50,7 +50,7 @@ impl Server {
                 Ok(p) => p,
                 Err(e) => {
                     let status = e.status();
-                    self.log(format_args!("bad request on connection {id}: {e}"));
+                    log::debug!("bad request on connection {id}: {e}");
                     self.error_response(id, status, &e.to_string(), now);
                     return;
                 }
@@ -188,7 +188,7 @@ impl Server {
             .filter(|s| self.sessions.contains_key(s));
         match found {
             None => {
-                self.log(format_args!("unknown session id {:?}", truncate(raw)));
+                log::debug!("unknown session id {:?}", truncate(raw));
                 self.close_conn(id, now);
                 None
             }

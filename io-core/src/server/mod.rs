@@ -246,9 +246,7 @@ impl Server {
                 // A request is in progress: keep what comes next for later, within reason.
                 let limits = self.opts.limits;
                 if c.input.len() + data.len() > limits.max_head + limits.max_body {
-                    self.log(format_args!(
-                        "closing connection {conn}: too much pipelined input"
-                    ));
+                    log::debug!("closing connection {conn}: too much pipelined input");
                     self.close_conn(conn, now);
                 } else {
                     c.input.extend_from_slice(data);
@@ -267,9 +265,7 @@ impl Server {
                 self.on_request(conn, request, now);
                 self.finish(now);
             }
-            _ => self.log(format_args!(
-                "request on connection {conn} ignored: it is closed or busy"
-            )),
+            _ => log::debug!("request on connection {conn} ignored: it is closed or busy"),
         }
     }
 
@@ -595,10 +591,10 @@ impl Server {
                 continue;
             };
             self.timers.cancel_owner(TimerOwner::Conn(id));
-            self.log(format_args!(
+            log::warn!(
                 "cutting off connection {id}: {} bytes written to it are unread",
                 c.unwritten
-            ));
+            );
             // What is queued for it will never be written.
             self.transmits.retain(|t| t.conn != id);
             self.transmits.push_back(Transmit {
@@ -649,12 +645,6 @@ impl Server {
         self.transmit(id, Vec::new(), true);
         if let Some(sid) = c.session() {
             self.transport_lost(sid, id, DisconnectReason::TransportClosed, now);
-        }
-    }
-
-    fn log(&self, args: std::fmt::Arguments<'_>) {
-        if let Some(log) = &self.opts.log {
-            log(&args.to_string());
         }
     }
 }

@@ -24,10 +24,10 @@ impl Server {
             return false;
         }
         if self.sessions.len() >= self.opts.limits.max_sessions {
-            self.log(format_args!(
+            log::warn!(
                 "refusing a new session: {} sessions already",
                 self.sessions.len()
-            ));
+            );
             self.error_response(id, 503, "too many sessions", now);
             return false;
         }
@@ -38,9 +38,7 @@ impl Server {
         // Behind a trusted proxy, the client it speaks for, not the proxy.
         let peer = forwarded::resolve(req, &info, &self.opts).client;
         if !self.rates.admit(peer, limit, now) {
-            self.log(format_args!(
-                "refusing a new session: more than {limit} this second from {peer}"
-            ));
+            log::info!("refusing a new session: more than {limit} this second from {peer}");
             self.error_response(
                 id,
                 503,
@@ -104,7 +102,7 @@ impl Server {
             self.write_payload(sid, payload, now);
         }
         if first {
-            self.log(format_args!("session {sid} connected"));
+            log::info!("session {sid} connected");
             self.events.push_back(Event::Connect(sid));
         }
         if heartbeats {
@@ -130,9 +128,7 @@ impl Server {
         s.queued_bytes += payload.len();
         s.queue.extend(payload.frames.iter().cloned());
         if s.queued_bytes > max_queue {
-            self.log(format_args!(
-                "session {sid}: more than {max_queue} bytes queued"
-            ));
+            log::warn!("session {sid}: more than {max_queue} bytes queued");
             self.end_session(sid, DisconnectReason::QueueOverflow, now);
         }
     }
@@ -254,7 +250,7 @@ impl Server {
             };
             self.close_transport(s.kind, att, code, now);
         }
-        self.log(format_args!("session {sid} disconnected: {reason}"));
+        log::info!("session {sid} disconnected: {reason}");
         if s.handshaked {
             self.events.push_back(Event::Disconnect(sid, reason));
         }
@@ -314,9 +310,7 @@ impl Server {
             let data = match frame {
                 Ok(data) => data,
                 Err(e) => {
-                    self.log(format_args!(
-                        "rest of a payload from session {sid} dropped: {e}"
-                    ));
+                    log::debug!("rest of a payload from session {sid} dropped: {e}");
                     return Err(e);
                 }
             };
@@ -324,7 +318,7 @@ impl Server {
                 Ok(Incoming::Heartbeat(n)) => self.on_heartbeat(sid, &n, now),
                 Ok(Incoming::Message(m)) => self.events.push_back(Event::Message(sid, m)),
                 Err(e) => {
-                    self.log(format_args!("message from session {sid} dropped: {e}"));
+                    log::debug!("message from session {sid} dropped: {e}");
                     dropped = Err(e);
                 }
             }

@@ -25,7 +25,7 @@ impl Server {
     ) {
         let origin = ws_transport::request_origin(&req);
         if !self.opts.origins.allows(origin) {
-            self.log(format_args!("WebSocket origin {origin:?} not allowed"));
+            log::info!("WebSocket origin {origin:?} not allowed");
             return self.error_response(id, 403, "origin not allowed", now);
         }
         let target = match session {
@@ -44,7 +44,7 @@ impl Server {
         let hs = match ws_transport::accept(&req, public.secure, public.host) {
             Ok(hs) => hs,
             Err(r) => {
-                self.log(format_args!("WebSocket handshake refused: {}", r.message));
+                log::debug!("WebSocket handshake refused: {}", r.message);
                 return self.error_response(id, r.status, &r.message, now);
             }
         };
@@ -87,10 +87,7 @@ impl Server {
             WsTarget::Existing(sid) if self.sessions.contains_key(&sid) => sid,
             WsTarget::Existing(_) => return self.close_conn(id, now),
         };
-        self.log(format_args!(
-            "session {sid} speaks {}",
-            flavour_name(flavour)
-        ));
+        log::debug!("session {sid} speaks {}", flavour_name(flavour));
         self.replace_transport(sid, now);
         let leftover = match self.conns.get_mut(&id) {
             Some(c) => {
@@ -156,10 +153,7 @@ impl Server {
             }
         }
         if let Err(e) = result {
-            self.log(format_args!(
-                "WebSocket protocol error from session {sid}: {}",
-                e.reason
-            ));
+            log::debug!("WebSocket protocol error from session {sid}: {}", e.reason);
             if let Some(b) = self
                 .codec(id)
                 .and_then(|c| c.close_bytes(e.close_code, e.reason))
