@@ -1,8 +1,13 @@
 //! The event loop: one thread, non-blocking sockets on `mio`, one [`Session`] per client slot.
 //! The workload asks it to open sessions and send messages and is told what happened.
+//!
+//! With [`Driver::tls`] every connection speaks TLS: what the socket brings goes through the
+//! connection's rustls session and the sessions see only plaintext, and what they write is
+//! encrypted on its way out. The TLS handshake comes first, while the sessions are opened.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use mio::net::TcpStream;
@@ -26,6 +31,8 @@ struct Conn {
     stream: TcpStream,
     connected: bool,
     input: Vec<u8>,
+    /// The TLS session, when the connections speak TLS; it keeps ciphertext not yet written.
+    tls: Option<Box<rustls::ClientConnection>>,
 }
 
 #[derive(Default)]
@@ -42,6 +49,7 @@ pub struct Driver {
     transport: Transport,
     handshake_only: bool,
     sources: Sources,
+    tls: Option<Arc<rustls::ClientConfig>>,
     slots: Vec<Slot>,
     read_buf: Vec<u8>,
     session_events: Vec<session::Event>,
@@ -63,10 +71,17 @@ impl Driver {
             transport,
             handshake_only,
             sources,
+            tls: None,
             slots: (0..slots).map(|_| Slot::default()).collect(),
             read_buf: vec![0; 64 * 1024],
             session_events: Vec::new(),
         })
+    }
+
+    /// Makes every connection opened from now on speak TLS with this configuration.
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Driver {
+        self.tls = Some(config);
+        self
     }
 
     /// Opens a new session in slot `i` (closing whatever was there).
@@ -86,10 +101,15 @@ impl Driver {
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .map_err(|e| format!("cannot watch a connection: {e}"))?;
+            let tls = match &self.tls {
+                Some(config) => Some(Box::new(crate::tls::connect(config)?)),
+                None => None,
+            };
             self.slots[i].conns[role] = Some(Conn {
                 stream,
                 connected: false,
                 input: Vec::new(),
+                tls,
             });
         }
         self.slots[i].session = Some(session);
@@ -180,7 +200,15 @@ impl Driver {
                     break;
                 }
                 Ok(n) => {
-                    conn.input.extend_from_slice(&self.read_buf[..n]);
+                    match conn.tls.as_deref_mut() {
+                        None => conn.input.extend_from_slice(&self.read_buf[..n]),
+                        Some(tls) => {
+                            if decrypt(tls, &self.read_buf[..n], &mut conn.input)? {
+                                eof = true;
+                                break;
+                            }
+                        }
+                    }
                     if n < self.read_buf.len() && !read_closed {
                         break;
                     }
@@ -219,6 +247,11 @@ impl Driver {
             let Some(conn) = conn.as_mut().filter(|c| c.connected) else {
                 continue;
             };
+            if let Some(tls) = conn.tls.as_deref_mut() {
+                encrypt_and_write(tls, &mut conn.stream, out)
+                    .map_err(|e| format!("client {i}: {e}"))?;
+                continue;
+            }
             let mut written = 0;
             while written < out.len() {
                 match conn.stream.write(&out[written..]) {
@@ -231,6 +264,61 @@ impl Driver {
             out.drain(..written);
         }
         Ok(())
+    }
+}
+
+/// Feeds ciphertext to the TLS session and appends the plaintext it yields to `input`; true
+/// once the server has closed the TLS session.
+fn decrypt(
+    tls: &mut rustls::ClientConnection,
+    mut ciphertext: &[u8],
+    input: &mut Vec<u8>,
+) -> Result<bool, String> {
+    while !ciphertext.is_empty() {
+        if tls
+            .read_tls(&mut ciphertext)
+            .map_err(|e| format!("TLS: {e}"))?
+            == 0
+        {
+            return Err("TLS: the session takes no more input".into());
+        }
+        let state = tls.process_new_packets().map_err(|e| format!("TLS: {e}"))?;
+        let n = state.plaintext_bytes_to_read();
+        if n > 0 {
+            let start = input.len();
+            input.resize(start + n, 0);
+            tls.reader()
+                .read_exact(&mut input[start..])
+                .map_err(|e| format!("TLS: {e}"))?;
+        }
+        if state.peer_has_closed() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Encrypts `out` (emptying it) and writes the TLS session's ciphertext, its handshake's too,
+/// until the socket would block; what is left goes on the next writable event.
+fn encrypt_and_write(
+    tls: &mut rustls::ClientConnection,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    loop {
+        if !out.is_empty() {
+            let n = tls.writer().write(out).map_err(|e| format!("TLS: {e}"))?;
+            out.drain(..n);
+        }
+        if !tls.wants_write() {
+            return Ok(());
+        }
+        match tls.write_tls(stream) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("write: {e}")),
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 
 use std::fmt::Display;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bench::driver::{Driver, Happened};
@@ -34,6 +35,8 @@ workloads:
 options:
   --transport T            rfc6455 or hixie-76, for the WebSocket workloads (default rfc6455)
   --host ADDR, --port N    the server (default 127.0.0.1:8080)
+  --tls-ca FILE            speak TLS (https, wss) to a server named localhost, trusting the
+                           certificates in FILE (PEM)
   --clients N              clients; receivers for ws-broadcast; sessions for idle (default 100)
   --size B                 bytes of each message's data, at least 16 (default 32)
   --messages N             per client; broadcasts for ws-broadcast (default 1000000)
@@ -72,6 +75,7 @@ struct Args {
     flavor: Flavor,
     host: String,
     port: u16,
+    tls_ca: Option<PathBuf>,
     clients: usize,
     size: usize,
     messages: u64,
@@ -92,6 +96,7 @@ fn parse() -> Result<Args, lexopt::Error> {
         flavor: Flavor::Rfc6455,
         host: "127.0.0.1".into(),
         port: 8080,
+        tls_ca: None,
         clients: 100,
         size: 32,
         messages: 1_000_000,
@@ -133,6 +138,7 @@ fn parse() -> Result<Args, lexopt::Error> {
             }
             Long("host") => a.host = p.value()?.string()?,
             Long("port") => a.port = p.value()?.parse()?,
+            Long("tls-ca") => a.tls_ca = Some(PathBuf::from(p.value()?)),
             Long("clients") => a.clients = p.value()?.parse()?,
             Long("size") => a.size = p.value()?.parse()?,
             Long("messages") => a.messages = p.value()?.parse()?,
@@ -200,10 +206,16 @@ fn run(a: &Args) -> Result<String, String> {
     let sources = Sources::new(target.ip(), a.sources);
     let mut d = Driver::new(target, transport, handshake_only, sources, slots)
         .map_err(|e| e.to_string())?;
+    if let Some(ca) = &a.tls_ca {
+        d = d.tls(bench::tls::client_config(ca)?);
+    }
 
     let mut r = Report(vec!["result".to_string()]);
     r.put("workload", a.workload.name());
     r.put("transport", transport.name());
+    if a.tls_ca.is_some() {
+        r.put("tls", "yes");
+    }
     r.put("clients", a.clients);
     if matches!(
         a.workload,
