@@ -1,5 +1,6 @@
 //! One session, as the application holds it.
 
+use std::any::TypeId;
 use std::fmt;
 use std::sync::Arc;
 
@@ -88,6 +89,67 @@ impl<R: Runtime> Client<R> {
         let msg = msg.into();
         self.engine
             .command(|core, now| core.broadcast(&msg, &[self.id], now));
+    }
+
+    /// Puts this session in `room` (made on first use); it leaves every room when it ends.
+    pub fn join(&self, room: &str) -> Result<(), Error> {
+        self.engine.query_mut(|core| core.join(self.id, room))
+    }
+
+    /// Takes this session out of `room`.
+    pub fn leave(&self, room: &str) -> Result<(), Error> {
+        self.engine.query_mut(|core| core.leave(self.id, room))
+    }
+
+    /// The rooms this session is in, in the order it joined them.
+    pub fn rooms(&self) -> Vec<String> {
+        self.engine
+            .query(|core| core.rooms(self.id).map(str::to_owned).collect())
+    }
+
+    /// Sends to every other member of `room`, on every node; encoded once.
+    pub fn broadcast_to(&self, room: &str, msg: impl Into<Message>) -> Result<(), Error> {
+        let msg = msg.into();
+        self.engine
+            .command(|core, now| core.broadcast_to(room, &msg, &[self.id], now))
+    }
+
+    /// Keeps `value` with this session, in place of any earlier value of its type; it is
+    /// dropped when the session ends, after the disconnect callback. False (and `value`
+    /// dropped) when the session has ended already.
+    pub fn insert<T: Send + Sync + 'static>(&self, value: T) -> bool {
+        self.engine.session_data(self.id, true).is_some_and(|data| {
+            data.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(TypeId::of::<T>(), Box::new(value));
+            true
+        })
+    }
+
+    /// A copy of this session's value of type `T`, if it has one.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        self.with(|v: &mut T| v.clone())
+    }
+
+    /// Runs `f` on this session's value of type `T`, if it has one, and returns what `f`
+    /// returns. `f` runs under this session's own lock: it may call the server, but not
+    /// this session's `insert`, `get`, `with` or `remove`.
+    pub fn with<T: Send + Sync + 'static, U>(&self, f: impl FnOnce(&mut T) -> U) -> Option<U> {
+        let data = self.engine.session_data(self.id, false)?;
+        let mut map = data.lock().unwrap_or_else(|e| e.into_inner());
+        map.get_mut(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_mut::<T>())
+            .map(f)
+    }
+
+    /// Takes this session's value of type `T` away.
+    pub fn remove<T: Send + Sync + 'static>(&self) -> Option<T> {
+        let data = self.engine.session_data(self.id, false)?;
+        let boxed = data
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&TypeId::of::<T>())?;
+        boxed.downcast::<T>().ok().map(|b| *b)
     }
 
     /// Ends the session; the disconnect callback follows. Fails with [`Error::UnknownSession`]

@@ -23,7 +23,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
-use io_core::{Close, ConnId, ConnectionInfo, Event, Response, Server};
+use io_core::{Close, ConnId, ConnectionInfo, Event, Response, Server, SessionId};
+
+/// One session's application data, by type.
+pub(crate) type SessionData =
+    Mutex<std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send + Sync>>>;
 
 use crate::callbacks::Callbacks;
 use crate::client::Client;
@@ -121,6 +125,10 @@ impl<S: Socket> State<S> {
 /// thread of an adapter behind an `Arc`.
 pub struct Engine<R: Runtime> {
     state: Mutex<State<R::Socket>>,
+    /// Each session's application data (`Client::insert`), made on first use while the
+    /// session lives, dropped after its disconnect callback. Locked only briefly, and never
+    /// while taking `state`.
+    data: Mutex<FastMap<SessionId, Arc<SessionData>>>,
     callbacks: Callbacks<Client<R>>,
     runtime: R,
     extras: Extras,
@@ -158,10 +166,32 @@ impl<R: Runtime> Engine<R> {
                 #[cfg(feature = "tls")]
                 plain: Vec::new(),
             }),
+            data: Mutex::default(),
             callbacks,
             runtime,
             extras,
         })
+    }
+
+    fn data_map(&self) -> MutexGuard<'_, FastMap<SessionId, Arc<SessionData>>> {
+        self.data.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The data of `session`: made if `make` and the session lives, else only found.
+    pub(crate) fn session_data(&self, session: SessionId, make: bool) -> Option<Arc<SessionData>> {
+        if let Some(d) = self.data_map().get(&session) {
+            return Some(d.clone());
+        }
+        if !make {
+            return None;
+        }
+        // Made under the core's lock, so that a session that has ended (whose Disconnect
+        // may be dispatched at any moment) never gets data that nobody would drop.
+        let st = self.lock();
+        st.core.session(session)?;
+        let d = self.data_map().entry(session).or_default().clone();
+        drop(st);
+        Some(d)
     }
 
     /// The cluster's bus, if the server has one.
@@ -210,6 +240,11 @@ impl<R: Runtime> Engine<R> {
             self.dispatch();
         }
         out
+    }
+
+    /// Changes the core where nothing is written or produced (room membership).
+    pub fn query_mut<T>(&self, change: impl FnOnce(&mut Server) -> T) -> T {
+        change(&mut self.lock().core)
     }
 
     /// Reads the core without changing it.
@@ -398,10 +433,19 @@ impl<R: Runtime> Engine<R> {
         while let Some(event) = st.events.pop_front() {
             drop(st);
             let engine = self.clone();
+            let ended = match &event {
+                Event::Disconnect(sid, _) => Some(*sid),
+                _ => None,
+            };
             let result = catch_unwind(AssertUnwindSafe(|| {
                 self.callbacks
                     .dispatch(event, |id| Client::new(id, engine.clone()))
             }));
+            if let Some(sid) = ended {
+                // After the callback, which may still read it.
+                let gone = self.data_map().remove(&sid);
+                drop(gone);
+            }
             match result {
                 Ok(Some((conn, response))) => self.respond(conn, response),
                 Ok(None) => {}

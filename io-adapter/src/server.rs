@@ -208,6 +208,18 @@ impl<R: Adapter> Handle<R> {
             .command(|core, now| core.broadcast(&msg, except, now));
     }
 
+    /// Sends to every session in `room` but those in `except`, on every node; encoded once.
+    pub fn broadcast_to(
+        &self,
+        room: &str,
+        msg: impl Into<Message>,
+        except: &[SessionId],
+    ) -> Result<(), io_core::Error> {
+        let msg = msg.into();
+        self.engine
+            .command(|core, now| core.broadcast_to(room, &msg, except, now))
+    }
+
     /// Every connected client (the original's `listener.clients`).
     pub fn clients(&self) -> Vec<Client<R>> {
         self.engine

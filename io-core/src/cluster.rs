@@ -14,7 +14,11 @@
 //! ```text
 //! IO1 <origin node, 4 hex digits> B <except count> [<session id> ...]\n<frame>   broadcast
 //! IO1 <origin node, 4 hex digits> S <session id>\n<frame>                          one session
+//! IO1 <origin node, 4 hex digits> R <room bytes> <except count> [<session id> ...]\n<room><frame>
 //! ```
+//!
+//! A room's name comes after the header line, its length in bytes in the header, so that it
+//! may hold any character.
 
 use std::fmt;
 
@@ -53,8 +57,14 @@ pub(crate) struct Decoded {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
-    Broadcast { except: Vec<SessionId> },
+    Broadcast {
+        except: Vec<SessionId>,
+    },
     Send(SessionId),
+    Room {
+        room: String,
+        except: Vec<SessionId>,
+    },
 }
 
 /// Why bytes from the bus are not a publication. Another node of the same version never
@@ -68,7 +78,7 @@ pub enum PublicationError {
     NoHeaderEnd,
     /// The origin is not four hex digits.
     BadOrigin,
-    /// The kind is neither `B` nor `S`, or its fields are missing or malformed.
+    /// The kind is not `B`, `S` or `R`, or its fields are missing or malformed.
     BadHeader(&'static str),
     /// A session id in the header is malformed.
     BadSessionId,
@@ -119,6 +129,23 @@ pub(crate) fn broadcast(origin: u16, except: &[SessionId], frame: &[u8]) -> Byte
     out.freeze()
 }
 
+/// A broadcast from `origin` to the members of `room` on the other nodes but those in
+/// `except`.
+pub(crate) fn room(origin: u16, room: &str, except: &[SessionId], frame: &[u8]) -> Bytes {
+    let mut out = header(
+        origin,
+        16 + except.len() * (SessionId::LEN + 1) + room.len() + frame.len(),
+    );
+    out.put_slice(format!("R {} {}", room.len(), except.len()).as_bytes());
+    for sid in except {
+        out.put_slice(format!(" {sid}").as_bytes());
+    }
+    out.put_u8(b'\n');
+    out.put_slice(room.as_bytes());
+    out.put_slice(frame);
+    out.freeze()
+}
+
 /// A message from `origin` for the session `to` (on another node).
 pub(crate) fn send(origin: u16, to: SessionId, frame: &[u8]) -> Bytes {
     let mut out = header(origin, 3 + SessionId::LEN + frame.len());
@@ -149,32 +176,58 @@ pub(crate) fn decode(bytes: &Bytes) -> Result<Decoded, PublicationError> {
             .parse::<SessionId>()
             .map_err(|_| PublicationError::BadSessionId)
     };
-    let kind = match fields.next() {
-        Some("B") => {
-            let n: usize = fields
-                .next()
-                .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|n| n.parse().ok())
-                .ok_or(PublicationError::BadHeader(
-                    "the except count is not a number",
-                ))?;
-            if n > MAX_EXCEPT {
-                return Err(PublicationError::BadHeader("too many sessions in except"));
-            }
-            let except = (0..n)
-                .map(|_| sid(fields.next()))
-                .collect::<Result<Vec<_>, _>>()?;
-            Kind::Broadcast { except }
+    let number = |f: Option<&str>, what: &'static str| {
+        f.filter(|n| !n.is_empty() && n.len() <= 9 && n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or(PublicationError::BadHeader(what))
+    };
+    let except = |fields: &mut std::str::Split<'_, char>| {
+        let n = number(fields.next(), "the except count is not a number")?;
+        if n > MAX_EXCEPT {
+            return Err(PublicationError::BadHeader("too many sessions in except"));
         }
+        (0..n)
+            .map(|_| sid(fields.next()))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let mut room_len = 0;
+    let kind = match fields.next() {
+        Some("B") => Kind::Broadcast {
+            except: except(&mut fields)?,
+        },
         Some("S") => Kind::Send(sid(fields.next())?),
-        _ => return Err(PublicationError::BadHeader("the kind is neither B nor S")),
+        Some("R") => {
+            room_len = number(fields.next(), "the room length is not a number")?;
+            Kind::Room {
+                room: String::new(),
+                except: except(&mut fields)?,
+            }
+        }
+        _ => return Err(PublicationError::BadHeader("the kind is not B, S or R")),
     };
     if fields.next().is_some() {
         return Err(PublicationError::BadHeader(
             "more fields than the kind takes",
         ));
     }
-    let start = MAGIC.len() + end + 1;
+    let mut start = MAGIC.len() + end + 1;
+    let kind = match kind {
+        Kind::Room { except, .. } => {
+            let name = bytes
+                .get(start..start.saturating_add(room_len))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .filter(|r| crate::rooms::check_name(r).is_ok())
+                .ok_or(PublicationError::BadHeader(
+                    "the room name is missing or invalid",
+                ))?;
+            start += room_len;
+            Kind::Room {
+                room: name.to_owned(),
+                except,
+            }
+        }
+        other => other,
+    };
     let frame = bytes.slice(start.min(bytes.len())..);
     if !is_one_frame(&frame) {
         return Err(PublicationError::BadFrame);
@@ -225,6 +278,32 @@ mod tests {
         let d = decode(&s).unwrap();
         assert_eq!((d.origin, d.kind), (0xbeef, Kind::Send(sid(9, 42))));
         assert_eq!(d.frame, frame);
+        let r = room(4, "doc 7 ✓", &except[..1], &frame);
+        let d = decode(&r).unwrap();
+        assert_eq!(
+            (d.origin, d.kind),
+            (
+                4,
+                Kind::Room {
+                    room: "doc 7 ✓".into(),
+                    except: except[..1].to_vec()
+                }
+            )
+        );
+        assert_eq!(d.frame, frame);
+        let r = room(4, "doc 7 ✓", &except[..1], &frame);
+        let d = decode(&r).unwrap();
+        assert_eq!(
+            (d.origin, d.kind),
+            (
+                4,
+                Kind::Room {
+                    room: "doc 7 ✓".into(),
+                    except: except[..1].to_vec()
+                }
+            )
+        );
+        assert_eq!(d.frame, frame);
         let none = broadcast(0, &[], &frame);
         assert_eq!(
             decode(&none).unwrap().kind,
@@ -245,7 +324,19 @@ mod tests {
             ("IO1 zzzz B 0\n~m~1~m~x", PublicationError::BadOrigin),
             (
                 "IO1 0001 X\n~m~1~m~x",
-                PublicationError::BadHeader("the kind is neither B nor S"),
+                PublicationError::BadHeader("the kind is not B, S or R"),
+            ),
+            (
+                "IO1 0001 R 99 0\nlobby~m~1~m~x",
+                PublicationError::BadHeader("the room name is missing or invalid"),
+            ),
+            (
+                "IO1 0001 R 0 0\n~m~1~m~x",
+                PublicationError::BadHeader("the room name is missing or invalid"),
+            ),
+            (
+                "IO1 0001 R x 0\nlobby~m~1~m~x",
+                PublicationError::BadHeader("the room length is not a number"),
             ),
             (
                 "IO1 0001 B -1\n~m~1~m~x",

@@ -17,6 +17,8 @@ pub enum Error {
     NotAwaitingResponse(ConnId),
     /// The options cannot work; the text says which one and why.
     InvalidOptions(String),
+    /// A room name the server does not take: empty, or longer than 256 bytes.
+    InvalidRoom(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -29,6 +31,7 @@ impl fmt::Display for Error {
                 "connection {c} has no request waiting for the application's response"
             ),
             Error::InvalidOptions(m) => write!(f, "invalid options: {m}"),
+            Error::InvalidRoom(why) => f.write_str(why),
         }
     }
 }

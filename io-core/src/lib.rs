@@ -83,6 +83,7 @@ pub mod options;
 pub mod origin;
 pub mod policy;
 mod rate;
+pub mod rooms;
 mod route;
 mod server;
 pub mod session;

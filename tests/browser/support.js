@@ -135,7 +135,9 @@ class ExampleServer {
   async start() {
     if (this.proc) throw new Error(`${this.name} is already running`);
     if (!this.port) this.port = await freePort();
-    const args = ['--port', String(this.port), '--host', '127.0.0.1', '--policy-port', '0'];
+    // Debug records too: the tests read some (which WebSocket flavour a client spoke), and a
+    // failure report shows them.
+    const args = ['--port', String(this.port), '--host', '127.0.0.1', '--policy-port', '0', '--log-level', 'debug'];
     args.push('--adapter', this.adapter);
     if (this.tls) args.push('--tls-cert', this.tls.cert, '--tls-key', this.tls.key);
     const proc = spawn(this.file, args, { stdio: ['ignore', 'pipe', 'pipe'] });

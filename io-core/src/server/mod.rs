@@ -18,6 +18,7 @@ use crate::message::Message;
 use crate::options::{Options, RandomFn};
 use crate::policy;
 use crate::rate::HandshakeRates;
+use crate::rooms::{check_name, Rooms};
 use crate::session::{DisconnectReason, SessionId};
 use crate::table::{Conns, Sessions};
 use crate::timer::{TimerOwner, Timers};
@@ -124,6 +125,7 @@ pub struct Server {
     publications: VecDeque<Publication>,
     /// [`drain`](Self::drain) was called: no new sessions.
     draining: bool,
+    rooms: Rooms,
     /// Connections back in the request-reading state with input still buffered.
     resume: Vec<ConnId>,
     /// Connections whose peer stopped reading: cut off once the current input is done.
@@ -191,6 +193,7 @@ impl Server {
             events: VecDeque::new(),
             publications: VecDeque::new(),
             draining: false,
+            rooms: Rooms::default(),
             resume: Vec::new(),
             cutoffs: Vec::new(),
             ws_events: Vec::new(),
@@ -373,6 +376,72 @@ impl Server {
         self.finish(now);
     }
 
+    /// Puts `session` in `room` (made on first use). A session may be in any number of
+    /// rooms, and leaves them all when it ends.
+    pub fn join(&mut self, session: SessionId, room: &str) -> Result<(), Error> {
+        check_name(room).map_err(Error::InvalidRoom)?;
+        if !self.sessions.contains_key(&session) {
+            return Err(Error::UnknownSession(session));
+        }
+        self.rooms.join(session, room);
+        Ok(())
+    }
+
+    /// Takes `session` out of `room`; a room nobody is in is gone.
+    pub fn leave(&mut self, session: SessionId, room: &str) -> Result<(), Error> {
+        if !self.sessions.contains_key(&session) {
+            return Err(Error::UnknownSession(session));
+        }
+        self.rooms.leave(session, room);
+        Ok(())
+    }
+
+    /// The rooms `session` is in, in the order it joined them.
+    pub fn rooms(&self, session: SessionId) -> impl Iterator<Item = &str> + '_ {
+        self.rooms.of(session).iter().map(String::as_str)
+    }
+
+    /// The sessions of this node in `room`, in the order they joined.
+    pub fn room_members(&self, room: &str) -> impl Iterator<Item = SessionId> + '_ {
+        self.rooms.members(room).iter().copied()
+    }
+
+    /// Sends to every session in `room` but those in `except`, on this node and, with
+    /// [`Options::cluster`] on, on the others; encoded once, like any broadcast.
+    pub fn broadcast_to(
+        &mut self,
+        room: &str,
+        msg: &Message,
+        except: &[SessionId],
+        now: Instant,
+    ) -> Result<(), Error> {
+        check_name(room).map_err(Error::InvalidRoom)?;
+        let frame = codec::encode(msg);
+        if self.opts.cluster {
+            self.publications.push_back(Publication {
+                audience: Audience::Everyone,
+                bytes: cluster::room(self.opts.node_id, room, except, &frame),
+            });
+        }
+        self.room_frame(room, frame, except, now);
+        Ok(())
+    }
+
+    fn room_frame(&mut self, room: &str, frame: Bytes, except: &[SessionId], now: Instant) {
+        let targets: Vec<SessionId> = self
+            .rooms
+            .members(room)
+            .iter()
+            .copied()
+            .filter(|s| !except.contains(s))
+            .collect();
+        let mut payload = crate::transport::Payload::new(vec![frame]);
+        for sid in targets {
+            self.deliver_shared(sid, &mut payload, now);
+        }
+        self.finish(now);
+    }
+
     /// A publication another node put on the bus: a broadcast goes to the local sessions
     /// but those it excepts, a message for one session to that session if it lives here.
     /// This node's own publications, which a bus may echo back, are ignored.
@@ -387,6 +456,7 @@ impl Server {
         }
         match p.kind {
             cluster::Kind::Broadcast { except } => self.broadcast_frame(p.frame, &except, now),
+            cluster::Kind::Room { room, except } => self.room_frame(&room, p.frame, &except, now),
             cluster::Kind::Send(sid) => {
                 // Gone meanwhile, or never here: at most once means dropped.
                 if self.sessions.contains_key(&sid) {

@@ -242,6 +242,7 @@ impl Server {
             return;
         };
         self.timers.cancel_owner(TimerOwner::Session(sid));
+        self.rooms.leave_all(sid);
         if let Some(att) = s.attached.take() {
             // 1001: going away; a client may come back (to another node).
             let code = match reason {
