@@ -110,7 +110,23 @@ enum Op {
         bytes: Vec<u8>,
     },
     Drain,
+    Join {
+        session: u8,
+        room: u8,
+    },
+    Leave {
+        session: u8,
+        room: u8,
+    },
+    BroadcastTo {
+        room: u8,
+        msg: Msg,
+        except: u8,
+    },
 }
+
+/// The rooms an input can name.
+const ROOMS: &[&str] = &["lobby", "doc:7", "é ✓", "x"];
 
 #[derive(Debug, Arbitrary)]
 enum Msg {
@@ -841,6 +857,30 @@ impl Harness {
                 if self.server.handle_publication(&bytes, now).is_err() {
                     assert!(self.server.poll_transmit().is_none(), "a refused publication wrote");
                     assert!(self.server.poll_event().is_none(), "a refused publication told");
+                }
+            }
+            Op::Join { session, room } | Op::Leave { session, room } => {
+                let room = ROOMS[usize::from(*room) % ROOMS.len()];
+                if let Some(s) = self.pick_session(*session) {
+                    let live = self.live_sessions.contains(&s);
+                    let r = if matches!(op, Op::Join { .. }) {
+                        self.server.join(s, room)
+                    } else {
+                        self.server.leave(s, room)
+                    };
+                    assert_eq!(r.is_ok(), live, "join/leave {s}: {r:?}");
+                    let member = self.server.rooms(s).any(|r| r == room);
+                    assert_eq!(member, live && matches!(op, Op::Join { .. }));
+                }
+            }
+            Op::BroadcastTo { room, msg, except } => {
+                let room = ROOMS[usize::from(*room) % ROOMS.len()];
+                let msg = self.message(msg);
+                let except: Vec<SessionId> = self.pick_session(*except).into_iter().collect();
+                assert_eq!(self.server.broadcast_to(room, &msg, &except, now), Ok(()));
+                self.owed_publications += usize::from(self.server.options().cluster);
+                for m in self.server.room_members(room) {
+                    assert!(self.live_sessions.contains(&m), "{m} in {room} after it ended");
                 }
             }
             Op::Drain => {
