@@ -3,10 +3,11 @@
 use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use io_adapter::{Handle, Server, TlsConfig};
-use io_core::Options;
+use io_core::{Options, Response};
 use log::LevelFilter;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -37,6 +38,8 @@ pub struct Args {
     pub node_id: u16,
     /// How long a drain (SIGTERM) may take before the server shuts down anyway.
     pub drain_timeout: Duration,
+    /// Serve `/metrics` in Prometheus' text format.
+    pub metrics: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +82,7 @@ impl Program {
                 .push("  --redis URL       share broadcasts with other nodes (redis://host:port/)");
             lines.push("  --node-id N       this node's id in a cluster, 0 to 65535 (default 0)");
             lines.push("  --drain-timeout S seconds a drain (on SIGTERM) may take (default 10)");
+            lines.push("  --metrics         serve /metrics in Prometheus' text format");
         }
         lines.extend([
             "  --trusted-proxy ADDR",
@@ -120,6 +124,7 @@ impl Args {
             redis: None,
             node_id: 0,
             drain_timeout: Duration::from_secs(10),
+            metrics: false,
         };
         let (mut cert, mut key) = (None, None);
         while let Some(arg) = p.next()? {
@@ -148,6 +153,7 @@ impl Args {
                     args.drain_timeout = Duration::from_secs_f64(p.value()?.parse()?)
                 }
                 Long("quiet") => args.log_level = LevelFilter::Off,
+                Long("metrics") if server => args.metrics = true,
                 Long("log-level") => {
                     let name = p.value()?.string()?;
                     args.log_level = name.parse().map_err(|_| {
@@ -214,38 +220,51 @@ impl Args {
         );
         match self.adapter {
             Adapter::Std => {
-                let server =
-                    self.prepare(io_std::Server::bind(self.addr(), self.options())?, tls)?;
-                let handle = app.attach(server).spawn()?;
-                self.drain_on_signal(handle.clone())?;
+                let server = io_std::Server::bind(self.addr(), self.options())?;
+                let handle = self.start(server, tls, &app)?;
                 handle.stopped();
                 Ok(())
             }
             Adapter::Smol => {
-                let server =
-                    self.prepare(io_smol::Server::bind(self.addr(), self.options())?, tls)?;
-                let handle = app.attach(server).spawn()?;
-                self.drain_on_signal(handle.clone())?;
+                let server = io_smol::Server::bind(self.addr(), self.options())?;
+                let handle = self.start(server, tls, &app)?;
                 smol::block_on(handle.stopped());
                 Ok(())
             }
         }
     }
 
-    /// TLS and the bus, as the flags say.
-    fn prepare<R: io_adapter::Adapter>(
+    /// Starts `app` on `server` with TLS, the bus and `/metrics` as the flags say, and
+    /// drains it on a signal.
+    fn start<R: io_adapter::Adapter>(
         &self,
         server: Server<R>,
         tls: Option<TlsConfig>,
-    ) -> io::Result<Server<R>> {
+        app: &impl Attach,
+    ) -> io::Result<Handle<R>> {
         let server = match tls {
             Some(tls) => server.tls(tls),
             None => server,
         };
-        match &self.redis {
-            Some(url) => server.bus(io_redis::RedisBus::new(url)?),
-            None => Ok(server),
-        }
+        let bus = match &self.redis {
+            Some(url) => Some(io_redis::RedisBus::new(url)?),
+            None => None,
+        };
+        let server = match &bus {
+            Some(bus) => server.bus(bus.clone())?,
+            None => server,
+        };
+        let handle: Arc<OnceLock<Handle<R>>> = Arc::default();
+        let server = if self.metrics {
+            let handle = handle.clone();
+            server.route("/metrics", move |_| metrics_page(handle.get(), bus.as_ref()))
+        } else {
+            server
+        };
+        let started = app.attach(server).spawn()?;
+        let _ = handle.set(started.clone());
+        self.drain_on_signal(started.clone())?;
+        Ok(started)
     }
 
     /// Drains `handle` on the first SIGTERM or SIGINT; exits on the second.
@@ -264,6 +283,31 @@ impl Args {
         })?;
         Ok(())
     }
+}
+
+/// `/metrics` in Prometheus' text format: the server's, and the bus's when there is one.
+fn metrics_page<R: io_adapter::Adapter>(
+    handle: Option<&Handle<R>>,
+    bus: Option<&io_redis::RedisBus>,
+) -> Response {
+    let Some(handle) = handle else {
+        return Response::with_body(503, "text/plain", "starting\n");
+    };
+    let mut text = handle.metrics().prometheus("socketio");
+    if let Some(bus) = bus {
+        let c = bus.counters();
+        for (name, help, value) in [
+            ("published", "Publications Redis accepted.", c.published),
+            ("received", "Publications received from Redis.", c.received),
+            ("dropped", "Publications dropped (Redis unreachable or behind).", c.dropped),
+        ] {
+            text.push_str(&format!(
+                "# HELP socketio_bus_{name}_total {help}\n# TYPE socketio_bus_{name}_total counter\n\
+                 socketio_bus_{name}_total {value}\n"
+            ));
+        }
+    }
+    Response::with_body(200, "text/plain; version=0.0.4; charset=utf-8", text)
 }
 
 /// What an example server does, on either adapter.

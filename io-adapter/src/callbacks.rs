@@ -5,12 +5,15 @@ use std::fmt;
 use io_core::{ConnId, DisconnectReason, Event, Message, Request, Response, SessionId};
 
 type RequestFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;
+type RouteFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;
 type ConnectFn<C> = Box<dyn Fn(C) + Send + Sync>;
 type MessageFn<C> = Box<dyn Fn(C, Message) + Send + Sync>;
 type DisconnectFn<C> = Box<dyn Fn(C, DisconnectReason) + Send + Sync>;
 
 /// The application's callbacks, generic over the client handle `C` they are given.
 pub struct Callbacks<C> {
+    /// Answers for exact paths outside the resource, asked before `request`.
+    pub routes: Vec<(String, RouteFn)>,
     /// Answers a request outside the resource; without it, [`dispatch`](Self::dispatch) answers
     /// 404.
     pub request: Option<RequestFn>,
@@ -25,6 +28,7 @@ pub struct Callbacks<C> {
 impl<C> Default for Callbacks<C> {
     fn default() -> Self {
         Callbacks {
+            routes: Vec::new(),
             request: None,
             connect: None,
             message: None,
@@ -58,9 +62,11 @@ impl<C> Callbacks<C> {
                 }
             }
             Event::Request(conn, req) => {
-                let response = match &self.request {
-                    Some(f) => f(&req),
-                    None => Response::with_body(404, "text/plain", "Not Found"),
+                let route = self.routes.iter().find(|(path, _)| req.path() == path);
+                let response = match (route, &self.request) {
+                    (Some((_, f)), _) => f(&req),
+                    (None, Some(f)) => f(&req),
+                    (None, None) => Response::with_body(404, "text/plain", "Not Found"),
                 };
                 return Some((conn, response));
             }
@@ -72,6 +78,10 @@ impl<C> Callbacks<C> {
 impl<C> fmt::Debug for Callbacks<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Callbacks")
+            .field(
+                "routes",
+                &self.routes.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
             .field("request", &self.request.is_some())
             .field("connect", &self.connect.is_some())
             .field("message", &self.message.is_some())

@@ -96,6 +96,18 @@ impl<R: Adapter> Server<R> {
         self
     }
 
+    /// Answers requests for exactly `path` (outside the resource) with `f`, before
+    /// [`on_request`](Self::on_request) sees them: a `/metrics` or `/health` beside the
+    /// application's own pages.
+    pub fn route(
+        mut self,
+        path: &str,
+        f: impl Fn(&Request) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        self.callbacks.routes.push((path.to_owned(), Box::new(f)));
+        self
+    }
+
     /// A session's first transport attached.
     pub fn on_connect(mut self, f: impl Fn(Client<R>) + Send + Sync + 'static) -> Self {
         self.callbacks.connect = Some(Box::new(f));
@@ -218,6 +230,12 @@ impl<R: Adapter> Handle<R> {
         let msg = msg.into();
         self.engine
             .command(|core, now| core.broadcast_to(room, &msg, except, now))
+    }
+
+    /// What the server has done so far (messages, bytes, refusals, slow peers cut off) and
+    /// what it holds now (connections, sessions by transport).
+    pub fn metrics(&self) -> io_core::Metrics {
+        self.engine.query(|core| core.metrics())
     }
 
     /// Every connected client (the original's `listener.clients`).

@@ -235,6 +235,7 @@ impl Server {
                 .header("origin")
                 .is_some_and(|o| !self.opts.origins.allows(Some(o)));
             if refused && session.is_none() {
+                self.metrics.refused += 1;
                 // The reference created a session here whose id the page never got.
                 let data = jsonp_polling::refused_response(keep_alive);
                 return self.finish_response(id, data, keep_alive, now);

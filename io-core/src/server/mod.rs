@@ -15,6 +15,7 @@ use crate::http::parser::RequestParser;
 use crate::http::request::Request;
 use crate::http::response::{self, head, Framing, Response, Segment};
 use crate::message::Message;
+use crate::metrics::Metrics;
 use crate::options::{Options, RandomFn};
 use crate::policy;
 use crate::rate::HandshakeRates;
@@ -125,6 +126,8 @@ pub struct Server {
     publications: VecDeque<Publication>,
     /// [`drain`](Self::drain) was called: no new sessions.
     draining: bool,
+    /// The counters; the gauges are filled in when they are read.
+    metrics: Metrics,
     rooms: Rooms,
     /// Connections back in the request-reading state with input still buffered.
     resume: Vec<ConnId>,
@@ -193,6 +196,7 @@ impl Server {
             events: VecDeque::new(),
             publications: VecDeque::new(),
             draining: false,
+            metrics: Metrics::default(),
             rooms: Rooms::default(),
             resume: Vec::new(),
             cutoffs: Vec::new(),
@@ -218,6 +222,7 @@ impl Server {
 
     /// The adapter accepted a connection.
     pub fn handle_connection(&mut self, info: ConnectionInfo, now: Instant) -> ConnId {
+        self.metrics.connections_total += 1;
         let probing =
             self.opts.inline_flash_policy && self.opts.is_enabled(TransportKind::FlashSocket);
         let limits = self.opts.limits;
@@ -235,6 +240,7 @@ impl Server {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        self.metrics.bytes_in += data.len() as u64;
         match c.state {
             ConnState::WebSocket { .. } => self.ws_input(conn, data, now),
             ConnState::AwaitKey3 { .. } => {
@@ -276,6 +282,7 @@ impl Server {
     /// by the kernel). Bytes transmitted and not yet reported count against
     /// `limits.max_unwritten`; a peer past it is cut off.
     pub fn handle_written(&mut self, conn: ConnId, n: usize) {
+        self.metrics.bytes_out += n as u64;
         if let Some(c) = self.conns.get_mut(&conn) {
             c.unwritten = c.unwritten.saturating_sub(n);
         }
@@ -562,6 +569,14 @@ impl Server {
         self.finish(now);
     }
 
+    /// What the server has done so far, and how many connections and sessions it holds.
+    pub fn metrics(&self) -> Metrics {
+        Metrics {
+            connections: self.conns.len(),
+            ..self.metrics
+        }
+    }
+
     /// Whether [`drain`](Self::drain) was called.
     pub fn is_draining(&self) -> bool {
         self.draining
@@ -661,6 +676,7 @@ impl Server {
                 continue;
             };
             self.timers.cancel_owner(TimerOwner::Conn(id));
+            self.metrics.slow_peers += 1;
             log::warn!(
                 "cutting off connection {id}: {} bytes written to it are unread",
                 c.unwritten

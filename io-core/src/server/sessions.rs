@@ -20,10 +20,12 @@ impl Server {
     /// answered `503`, with the limit it met, and closed.
     pub(super) fn admit_new_session(&mut self, id: ConnId, req: &Request, now: Instant) -> bool {
         if self.draining {
+            self.metrics.refused += 1;
             self.error_response(id, 503, "this node is draining; try another", now);
             return false;
         }
         if self.sessions.len() >= self.opts.limits.max_sessions {
+            self.metrics.refused += 1;
             log::warn!(
                 "refusing a new session: {} sessions already",
                 self.sessions.len()
@@ -38,6 +40,7 @@ impl Server {
         // Behind a trusted proxy, the client it speaks for, not the proxy.
         let peer = forwarded::resolve(req, &info, &self.opts).client;
         if !self.rates.admit(peer, limit, now) {
+            self.metrics.refused += 1;
             log::info!("refusing a new session: more than {limit} this second from {peer}");
             self.error_response(
                 id,
@@ -62,6 +65,10 @@ impl Server {
         };
         let opts = *self.opts.transport_options(kind);
         self.sessions.insert(sid, Session::new(kind, opts));
+        self.metrics.sessions_total += 1;
+        if let Some(n) = self.metrics.sessions_by_transport.get_mut(kind as usize) {
+            *n += 1;
+        }
         sid
     }
 
@@ -122,6 +129,7 @@ impl Server {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
+        self.metrics.messages_out += payload.frames.len() as u64;
         if s.attached.is_some() {
             return self.write_shared(sid, payload, now);
         }
@@ -241,6 +249,9 @@ impl Server {
         let Some(mut s) = self.sessions.remove(&sid) else {
             return;
         };
+        if let Some(n) = self.metrics.sessions_by_transport.get_mut(s.kind as usize) {
+            *n = n.saturating_sub(1);
+        }
         self.timers.cancel_owner(TimerOwner::Session(sid));
         self.rooms.leave_all(sid);
         if let Some(att) = s.attached.take() {
@@ -311,14 +322,19 @@ impl Server {
             let data = match frame {
                 Ok(data) => data,
                 Err(e) => {
+                    self.metrics.decode_errors += 1;
                     log::debug!("rest of a payload from session {sid} dropped: {e}");
                     return Err(e);
                 }
             };
             match codec::interpret(data) {
                 Ok(Incoming::Heartbeat(n)) => self.on_heartbeat(sid, &n, now),
-                Ok(Incoming::Message(m)) => self.events.push_back(Event::Message(sid, m)),
+                Ok(Incoming::Message(m)) => {
+                    self.metrics.messages_in += 1;
+                    self.events.push_back(Event::Message(sid, m));
+                }
                 Err(e) => {
+                    self.metrics.decode_errors += 1;
                     log::debug!("message from session {sid} dropped: {e}");
                     dropped = Err(e);
                 }

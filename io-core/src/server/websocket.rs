@@ -25,6 +25,7 @@ impl Server {
     ) {
         let origin = ws_transport::request_origin(&req);
         if !self.opts.origins.allows(origin) {
+            self.metrics.refused += 1;
             log::info!("WebSocket origin {origin:?} not allowed");
             return self.error_response(id, 403, "origin not allowed", now);
         }
@@ -44,6 +45,7 @@ impl Server {
         let hs = match ws_transport::accept(&req, public.secure, public.host) {
             Ok(hs) => hs,
             Err(r) => {
+                self.metrics.refused += 1;
                 log::debug!("WebSocket handshake refused: {}", r.message);
                 return self.error_response(id, r.status, &r.message, now);
             }
@@ -153,6 +155,7 @@ impl Server {
             }
         }
         if let Err(e) = result {
+            self.metrics.decode_errors += 1;
             log::debug!("WebSocket protocol error from session {sid}: {}", e.reason);
             if let Some(b) = self
                 .codec(id)
