@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::http::parser::RequestParser;
+use crate::http::request::Request;
 use crate::session::SessionId;
 use crate::transport::websocket::Codec;
 use crate::transport::TransportKind;
@@ -94,6 +95,9 @@ pub(crate) enum ConnState {
     Poll(SessionId),
     /// An htmlfile or xhr-multipart response streaming to a session.
     Stream(SessionId),
+    /// A handshake for a new session waits for the application's verdict
+    /// ([`Event::Authorize`](crate::Event::Authorize)).
+    Authorizing(Box<(TransportKind, Request)>),
     /// Hixie-76: the 101 head went out; the 8 bytes of key3 have not all arrived.
     AwaitKey3 {
         keys: (u32, u32),
@@ -121,6 +125,12 @@ pub(crate) struct Conn {
     pub read_closed: bool,
     /// Bytes handed out in transmits that the adapter has not yet reported written.
     pub unwritten: usize,
+    /// The handshake being answered was admitted and authorized already: the session it
+    /// asks for is made without asking again.
+    pub admitted: bool,
+    /// The handshake of the session this connection is making, to keep with it
+    /// (`Options::keep_handshakes`).
+    pub handshake: Option<Box<crate::handshake::Handshake>>,
     pub info: ConnectionInfo,
 }
 
@@ -134,6 +144,8 @@ impl Conn {
             keep_alive: true,
             read_closed: false,
             unwritten: 0,
+            admitted: false,
+            handshake: None,
             info,
         }
     }

@@ -17,6 +17,9 @@ pub enum Error {
     NotAwaitingResponse(ConnId),
     /// The options cannot work; the text says which one and why.
     InvalidOptions(String),
+    /// `authorize` on a connection whose handshake is not waiting for a verdict (it was
+    /// decided already, or the connection closed).
+    NotAuthorizing(ConnId),
     /// A room name the server does not take: empty, or longer than 256 bytes.
     InvalidRoom(&'static str),
 }
@@ -32,6 +35,9 @@ impl fmt::Display for Error {
             ),
             Error::InvalidOptions(m) => write!(f, "invalid options: {m}"),
             Error::InvalidRoom(why) => f.write_str(why),
+            Error::NotAuthorizing(c) => {
+                write!(f, "connection {c} has no handshake waiting for a verdict")
+            }
         }
     }
 }

@@ -129,6 +129,15 @@ pub struct Options {
     /// ([`Server::poll_publication`](crate::Server::poll_publication)). Off, nothing is
     /// published and a broadcast costs what it always did.
     pub cluster: bool,
+    /// Ask the application about every new session before it exists: each handshake
+    /// becomes an [`Event::Authorize`](crate::Event::Authorize), and waits for
+    /// [`Server::authorize`](crate::Server::authorize) (which may come later, after a
+    /// database lookup). A refusal is answered `403`.
+    pub authorize: bool,
+    /// Keep each session's handshake for the application to read
+    /// ([`Server::handshake`](crate::Server::handshake)): its headers, cookies, query and
+    /// client address. Off, a session costs no memory for it.
+    pub keep_handshakes: bool,
     transport_options: [TransportOptions; TransportKind::COUNT],
 }
 
@@ -147,6 +156,8 @@ impl Options {
             limits: Limits::default(),
             node_id: 0,
             cluster: false,
+            authorize: false,
+            keep_handshakes: false,
             transport_options: TransportKind::ALL.map(TransportOptions::defaults),
         }
     }
@@ -202,6 +213,8 @@ impl fmt::Debug for Options {
             .field("limits", &self.limits)
             .field("node_id", &self.node_id)
             .field("cluster", &self.cluster)
+            .field("authorize", &self.authorize)
+            .field("keep_handshakes", &self.keep_handshakes)
             .field("transport_options", &self.transport_options)
             .finish_non_exhaustive()
     }

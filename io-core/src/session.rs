@@ -190,6 +190,8 @@ pub(crate) struct Session {
     pub queued_bytes: usize,
     pub heartbeat: Heartbeat,
     pub heartbeat_counter: u64,
+    /// The request that made it, with `Options::keep_handshakes`.
+    pub handshake: Option<Box<crate::handshake::Handshake>>,
 }
 
 impl Session {
@@ -204,6 +206,7 @@ impl Session {
             queued_bytes: 0,
             heartbeat: Heartbeat::Off,
             heartbeat_counter: 0,
+            handshake: None,
         }
     }
 

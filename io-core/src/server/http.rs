@@ -5,6 +5,8 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::conn::{ConnId, ConnState};
+use crate::forwarded;
+use crate::handshake::Handshake;
 use crate::http::form;
 use crate::http::request::Request;
 use crate::http::response::{head, Framing, Segment};
@@ -151,6 +153,17 @@ impl Server {
         req: Request,
         now: Instant,
     ) {
+        let handshake = if req.is_upgrade() {
+            kind.is_websocket()
+        } else {
+            !kind.is_websocket() && req.method == "GET"
+        };
+        if handshake && session.is_none() && self.opts.authorize {
+            let admitted = self.conns.get(&id).is_some_and(|c| c.admitted);
+            if !admitted {
+                return self.ask_application(id, kind, req, now);
+            }
+        }
         if req.is_upgrade() {
             if !kind.is_websocket() {
                 return self.error_response(id, 400, &format!("{kind} cannot be upgraded"), now);
@@ -171,6 +184,42 @@ impl Server {
                 now,
             ),
         }
+    }
+
+    /// A handshake for a new session, under `Options::authorize`: admitted by the limits,
+    /// it waits for the application's verdict.
+    fn ask_application(&mut self, id: ConnId, kind: TransportKind, req: Request, now: Instant) {
+        if !self.admit_new_session(id, kind, &req, now) {
+            return;
+        }
+        let Some(handshake) = self.handshake_of(id, kind, &req) else {
+            return;
+        };
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.state = ConnState::Authorizing(Box::new((kind, req)));
+            self.events
+                .push_back(Event::Authorize(id, Box::new(handshake)));
+        }
+    }
+
+    /// What the application is told of a handshake on connection `id`.
+    pub(super) fn handshake_of(
+        &self,
+        id: ConnId,
+        kind: TransportKind,
+        req: &Request,
+    ) -> Option<Handshake> {
+        let info = self.conns.get(&id)?.info;
+        let public = forwarded::resolve(req, &info, &self.opts);
+        let mut request = req.clone();
+        request.body = Default::default();
+        Some(Handshake {
+            transport: kind,
+            request,
+            peer: info.peer,
+            client: public.client,
+            secure: public.secure,
+        })
     }
 
     /// Finds the session a URL names. An unknown id closes the connection without an answer,
@@ -253,7 +302,7 @@ impl Server {
                 Some(sid) => sid,
                 None => return,
             },
-            None if self.admit_new_session(id, req, now) => self.create_session(kind),
+            None if self.admit_new_session(id, kind, req, now) => self.create_session(id, kind),
             None => return,
         };
         self.replace_transport(sid, now);

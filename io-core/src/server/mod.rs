@@ -11,6 +11,7 @@ use crate::cluster::{self, Audience, Publication, PublicationError};
 use crate::codec;
 use crate::conn::{Conn, ConnId, ConnState, ConnectionInfo};
 use crate::error::Error;
+use crate::handshake::Handshake;
 use crate::http::parser::RequestParser;
 use crate::http::request::Request;
 use crate::http::response::{self, head, Framing, Response, Segment};
@@ -97,6 +98,9 @@ pub enum Event {
     /// A request outside the resource. Answer it with [`Server::respond`], or take the
     /// connection over with [`Server::take_connection`] (a foreign WebSocket upgrade).
     Request(ConnId, Request),
+    /// With [`Options::authorize`]: a handshake asks for a new session. Answer with
+    /// [`Server::authorize`], now or later; until then the connection waits.
+    Authorize(ConnId, Box<Handshake>),
 }
 
 /// What the application may learn about a session.
@@ -251,7 +255,10 @@ impl Server {
                 c.input.extend_from_slice(data);
                 self.process_http(conn, now);
             }
-            ConnState::App | ConnState::Poll(_) | ConnState::Stream(_) => {
+            ConnState::App
+            | ConnState::Authorizing(_)
+            | ConnState::Poll(_)
+            | ConnState::Stream(_) => {
                 // A request is in progress: keep what comes next for later, within reason.
                 let limits = self.opts.limits;
                 if c.input.len() + data.len() > limits.max_head + limits.max_body {
@@ -299,7 +306,7 @@ impl Server {
         c.read_closed = true;
         match &c.state {
             ConnState::Http => self.close_conn(conn, now),
-            ConnState::App => {}
+            ConnState::App | ConnState::Authorizing(_) => {}
             ConnState::Poll(sid) => {
                 let sid = *sid;
                 self.write_payload(sid, Vec::new(), now);
@@ -567,6 +574,57 @@ impl Server {
             self.close_conn(id, now);
         }
         self.finish(now);
+    }
+
+    /// The verdict on a handshake that was handed over as [`Event::Authorize`]: `Ok` makes
+    /// the session and answers the handshake as usual; `Err(reason)` answers `403` with a
+    /// body that says the application refused it, and why.
+    pub fn authorize(
+        &mut self,
+        conn: ConnId,
+        verdict: Result<(), String>,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let c = self
+            .conns
+            .get_mut(&conn)
+            .ok_or(Error::NotAuthorizing(conn))?;
+        let ConnState::Authorizing(_) = c.state else {
+            return Err(Error::NotAuthorizing(conn));
+        };
+        let ConnState::Authorizing(waiting) = std::mem::replace(&mut c.state, ConnState::Http)
+        else {
+            return Err(Error::NotAuthorizing(conn));
+        };
+        let (kind, req) = *waiting;
+        match verdict {
+            Ok(()) => {
+                c.admitted = true;
+                self.on_transport_request(conn, kind, None, req, now);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.admitted = false;
+                }
+            }
+            Err(reason) => {
+                c.handshake = None;
+                self.metrics.refused += 1;
+                log::info!("handshake on connection {conn} refused by the application: {reason}");
+                let reason = reason.replace(['\r', '\n'], " ");
+                self.error_response(
+                    conn,
+                    403,
+                    &format!("refused by the application: {reason}"),
+                    now,
+                );
+            }
+        }
+        self.finish(now);
+        Ok(())
+    }
+
+    /// The handshake that made `session`, with [`Options::keep_handshakes`] on.
+    pub fn handshake(&self, session: SessionId) -> Option<&Handshake> {
+        self.sessions.get(&session)?.handshake.as_deref()
     }
 
     /// What the server has done so far, and how many connections and sessions it holds.

@@ -18,7 +18,28 @@ use super::{Event, Server};
 impl Server {
     /// Whether a new session may be made for connection `id`. When not, the connection is
     /// answered `503`, with the limit it met, and closed.
-    pub(super) fn admit_new_session(&mut self, id: ConnId, req: &Request, now: Instant) -> bool {
+    pub(super) fn admit_new_session(
+        &mut self,
+        id: ConnId,
+        kind: TransportKind,
+        req: &Request,
+        now: Instant,
+    ) -> bool {
+        if self.conns.get(&id).is_some_and(|c| c.admitted) {
+            // Admitted before the application was asked; it said yes.
+            return true;
+        }
+        let admitted = self.check_limits(id, req, now);
+        if admitted && self.opts.keep_handshakes {
+            let handshake = self.handshake_of(id, kind, req);
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.handshake = handshake.map(Box::new);
+            }
+        }
+        admitted
+    }
+
+    fn check_limits(&mut self, id: ConnId, req: &Request, now: Instant) -> bool {
         if self.draining {
             self.metrics.refused += 1;
             self.error_response(id, 503, "this node is draining; try another", now);
@@ -54,7 +75,7 @@ impl Server {
     }
 
     /// A new session, once [`admit_new_session`](Self::admit_new_session) said yes.
-    pub(super) fn create_session(&mut self, kind: TransportKind) -> SessionId {
+    pub(super) fn create_session(&mut self, conn: ConnId, kind: TransportKind) -> SessionId {
         let sid = loop {
             let mut buf = [0u8; 16];
             (self.random)(&mut buf);
@@ -64,7 +85,9 @@ impl Server {
             }
         };
         let opts = *self.opts.transport_options(kind);
-        self.sessions.insert(sid, Session::new(kind, opts));
+        let mut session = Session::new(kind, opts);
+        session.handshake = self.conns.get_mut(&conn).and_then(|c| c.handshake.take());
+        self.sessions.insert(sid, session);
         self.metrics.sessions_total += 1;
         if let Some(n) = self.metrics.sessions_by_transport.get_mut(kind as usize) {
             *n += 1;

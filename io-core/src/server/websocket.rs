@@ -35,7 +35,7 @@ impl Server {
                 None => return,
             },
             // Decided before the handshake, while a refusal can still be an HTTP answer.
-            None if self.admit_new_session(id, &req, now) => WsTarget::New(kind),
+            None if self.admit_new_session(id, kind, &req, now) => WsTarget::New(kind),
             None => return,
         };
         let Some(info) = self.conns.get(&id).map(|c| c.info) else {
@@ -85,7 +85,7 @@ impl Server {
     pub(super) fn ws_open(&mut self, id: ConnId, flavour: Flavour, target: WsTarget, now: Instant) {
         self.cancel_request_timer(id);
         let sid = match target {
-            WsTarget::New(kind) => self.create_session(kind),
+            WsTarget::New(kind) => self.create_session(id, kind),
             WsTarget::Existing(sid) if self.sessions.contains_key(&sid) => sid,
             WsTarget::Existing(_) => return self.close_conn(id, now),
         };

@@ -176,7 +176,7 @@ impl Bench {
                     "Message for {s} outside its lifetime"
                 );
             }
-            Event::Request(..) => {}
+            Event::Request(..) | Event::Authorize(..) => {}
         }
         self.events.push(e);
     }
