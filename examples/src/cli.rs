@@ -40,6 +40,9 @@ pub struct Args {
     pub drain_timeout: Duration,
     /// Serve `/metrics` in Prometheus' text format.
     pub metrics: bool,
+    /// Refuse a session whose handshake lacks this cookie (name, value): a stand-in for an
+    /// application's real check of who connects.
+    pub require_cookie: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +86,8 @@ impl Program {
             lines.push("  --node-id N       this node's id in a cluster, 0 to 65535 (default 0)");
             lines.push("  --drain-timeout S seconds a drain (on SIGTERM) may take (default 10)");
             lines.push("  --metrics         serve /metrics in Prometheus' text format");
+            lines.push("  --require-cookie NAME=VALUE");
+            lines.push("                    refuse sessions whose handshake lacks this cookie");
         }
         lines.extend([
             "  --trusted-proxy ADDR",
@@ -125,6 +130,7 @@ impl Args {
             node_id: 0,
             drain_timeout: Duration::from_secs(10),
             metrics: false,
+            require_cookie: None,
         };
         let (mut cert, mut key) = (None, None);
         while let Some(arg) = p.next()? {
@@ -154,6 +160,14 @@ impl Args {
                 }
                 Long("quiet") => args.log_level = LevelFilter::Off,
                 Long("metrics") if server => args.metrics = true,
+                Long("require-cookie") if server => {
+                    let pair = p.value()?.string()?;
+                    let (name, value) = pair
+                        .split_once('=')
+                        .filter(|(n, _)| !n.is_empty())
+                        .ok_or("--require-cookie takes NAME=VALUE")?;
+                    args.require_cookie = Some((name.to_owned(), value.to_owned()));
+                }
                 Long("log-level") => {
                     let name = p.value()?.string()?;
                     args.log_level = name.parse().map_err(|_| {
@@ -252,6 +266,16 @@ impl Args {
         };
         let server = match &bus {
             Some(bus) => server.bus(bus.clone())?,
+            None => server,
+        };
+        let server = match self.require_cookie.clone() {
+            Some((name, value)) => server.on_authorize(move |handshake, verdict| {
+                if handshake.cookie(&name) == Some(value.as_str()) {
+                    verdict.accept();
+                } else {
+                    verdict.refuse(format!("no valid {name} cookie"));
+                }
+            })?,
             None => server,
         };
         let handle: Arc<OnceLock<Handle<R>>> = Arc::default();

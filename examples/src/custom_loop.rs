@@ -231,6 +231,10 @@ impl Loop {
                     self.handle.stats.disconnects.fetch_add(1, Ordering::AcqRel);
                 }
                 Some(Event::Connect(_)) => {}
+                // Only with Options::authorize, which this loop leaves off.
+                Some(Event::Authorize(conn, _)) => {
+                    let _ = self.server.authorize(conn, Ok(()), now);
+                }
                 None => return,
             }
         }

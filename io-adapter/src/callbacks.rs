@@ -2,16 +2,20 @@
 
 use std::fmt;
 
-use io_core::{ConnId, DisconnectReason, Event, Message, Request, Response, SessionId};
+use io_core::{ConnId, DisconnectReason, Event, Handshake, Message, Request, Response, SessionId};
 
 type RequestFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;
 type RouteFn = Box<dyn Fn(&Request) -> Response + Send + Sync>;
 type ConnectFn<C> = Box<dyn Fn(C) + Send + Sync>;
 type MessageFn<C> = Box<dyn Fn(C, Message) + Send + Sync>;
 type DisconnectFn<C> = Box<dyn Fn(C, DisconnectReason) + Send + Sync>;
+type AuthorizeFn<V> = Box<dyn Fn(&Handshake, V) + Send + Sync>;
 
-/// The application's callbacks, generic over the client handle `C` they are given.
-pub struct Callbacks<C> {
+/// The application's callbacks, generic over the client handle `C` and the verdict `V`
+/// they are given.
+pub struct Callbacks<C, V = ()> {
+    /// Decides whether a handshake may make a session; without it, every one may.
+    pub authorize: Option<AuthorizeFn<V>>,
     /// Answers for exact paths outside the resource, asked before `request`.
     pub routes: Vec<(String, RouteFn)>,
     /// Answers a request outside the resource; without it, [`dispatch`](Self::dispatch) answers
@@ -25,9 +29,10 @@ pub struct Callbacks<C> {
     pub disconnect: Option<DisconnectFn<C>>,
 }
 
-impl<C> Default for Callbacks<C> {
+impl<C, V> Default for Callbacks<C, V> {
     fn default() -> Self {
         Callbacks {
+            authorize: None,
             routes: Vec::new(),
             request: None,
             connect: None,
@@ -37,15 +42,24 @@ impl<C> Default for Callbacks<C> {
     }
 }
 
-impl<C> Callbacks<C> {
+impl<C, V> Callbacks<C, V> {
     /// Calls the callback for `event`. For a request outside the resource it returns the
     /// response to pass to `Server::respond` (a 404 when there is no request callback).
+    /// A handshake goes to the authorize callback with `verdict(conn)`; without one the
+    /// verdict is dropped, and the caller's verdict type decides what that means.
     pub fn dispatch(
         &self,
         event: Event,
         client: impl FnOnce(SessionId) -> C,
+        verdict: impl FnOnce(ConnId) -> V,
     ) -> Option<(ConnId, Response)> {
         match event {
+            Event::Authorize(conn, handshake) => {
+                let v = verdict(conn);
+                if let Some(f) = &self.authorize {
+                    f(&handshake, v);
+                }
+            }
             Event::Connect(id) => {
                 if let Some(f) = &self.connect {
                     f(client(id));
@@ -75,9 +89,10 @@ impl<C> Callbacks<C> {
     }
 }
 
-impl<C> fmt::Debug for Callbacks<C> {
+impl<C, V> fmt::Debug for Callbacks<C, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Callbacks")
+            .field("authorize", &self.authorize.is_some())
             .field(
                 "routes",
                 &self.routes.iter().map(|(p, _)| p).collect::<Vec<_>>(),

@@ -4,7 +4,7 @@ use std::any::TypeId;
 use std::fmt;
 use std::sync::Arc;
 
-use io_core::{Error, Message, SessionId, TransportKind};
+use io_core::{Error, Handshake, Message, SessionId, TransportKind};
 
 use crate::engine::{Engine, Runtime};
 
@@ -73,6 +73,12 @@ impl<R: Runtime> Client<R> {
         let msg = msg.into();
         self.engine
             .command(|core, now| core.send(self.id, &msg, now))
+    }
+
+    /// The handshake that made this session: its headers, cookies, query and client
+    /// address. Only with [`Server::keep_handshakes`](crate::Server::keep_handshakes).
+    pub fn handshake(&self) -> Option<Handshake> {
+        self.engine.query(|core| core.handshake(self.id).cloned())
     }
 
     /// Another session of the same server, by id: one of this node's, or in a cluster

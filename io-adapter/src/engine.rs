@@ -31,6 +31,7 @@ pub(crate) type SessionData =
 
 use crate::callbacks::Callbacks;
 use crate::client::Client;
+use crate::verdict::Verdict;
 use crate::write::{coalesce, consume, FastMap, Slices};
 
 /// One accepted connection's socket, as the engine writes to it.
@@ -129,7 +130,7 @@ pub struct Engine<R: Runtime> {
     /// session lives, dropped after its disconnect callback. Locked only briefly, and never
     /// while taking `state`.
     data: Mutex<FastMap<SessionId, Arc<SessionData>>>,
-    callbacks: Callbacks<Client<R>>,
+    callbacks: Callbacks<Client<R>, Verdict<R>>,
     runtime: R,
     extras: Extras,
 }
@@ -148,7 +149,7 @@ impl<R: Runtime> Engine<R> {
     /// An engine for the core `core`, with what `extras` adds.
     pub fn new(
         core: Server,
-        callbacks: Callbacks<Client<R>>,
+        callbacks: Callbacks<Client<R>, Verdict<R>>,
         runtime: R,
         extras: Extras,
     ) -> Arc<Self> {
@@ -438,8 +439,11 @@ impl<R: Runtime> Engine<R> {
                 _ => None,
             };
             let result = catch_unwind(AssertUnwindSafe(|| {
-                self.callbacks
-                    .dispatch(event, |id| Client::new(id, engine.clone()))
+                self.callbacks.dispatch(
+                    event,
+                    |id| Client::new(id, engine.clone()),
+                    |conn| Verdict::new(conn, engine.clone()),
+                )
             }));
             if let Some(sid) = ended {
                 // After the callback, which may still read it.

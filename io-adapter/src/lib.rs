@@ -40,6 +40,7 @@ pub mod policy;
 pub mod server;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod verdict;
 pub mod write;
 
 pub use bus::{Bus, Inbox};
@@ -49,3 +50,4 @@ pub use engine::{Engine, Runtime, Socket};
 pub use server::{Adapter, Handle, Server};
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};
+pub use verdict::Verdict;

@@ -7,13 +7,14 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use io_core::{DisconnectReason, Message, Options, Request, Response, SessionId};
+use io_core::{DisconnectReason, Handshake, Message, Options, Request, Response, SessionId};
 
 use crate::bus::{Bus, Inbox};
 use crate::callbacks::Callbacks;
 use crate::client::Client;
 use crate::engine::{Engine, Extras, Runtime};
 use crate::policy::PolicyListener;
+use crate::verdict::Verdict;
 
 /// What an adapter adds to [`Runtime`]: how it starts and stops its loops, and how a
 /// caller waits for it.
@@ -39,7 +40,7 @@ pub trait Adapter: Runtime + Default {
 pub struct Server<R: Adapter> {
     listener: TcpListener,
     core: io_core::Server,
-    callbacks: Callbacks<Client<R>>,
+    callbacks: Callbacks<Client<R>, Verdict<R>>,
     runtime: PhantomData<R>,
     extras: Extras,
 }
@@ -81,10 +82,7 @@ impl<R: Adapter> Server<R> {
     /// each node its own `Options::node_id`. Turns on `Options::cluster`.
     pub fn bus(mut self, bus: impl Bus) -> io::Result<Self> {
         if !self.core.options().cluster {
-            let mut options = self.core.options().clone();
-            options.cluster = true;
-            self.core = io_core::Server::new(options)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+            self.set_option(|o| o.cluster = true)?;
         }
         self.extras.bus = Some(Arc::new(bus));
         Ok(self)
@@ -106,6 +104,36 @@ impl<R: Adapter> Server<R> {
     ) -> Self {
         self.callbacks.routes.push((path.to_owned(), Box::new(f)));
         self
+    }
+
+    /// Decides whether each new session may be, before it exists: `f` gets the handshake
+    /// (headers, cookies, query, the client's address) and a [`Verdict`] to accept or
+    /// refuse with, at once or later (from another thread or task, after a database
+    /// lookup). A refusal is answered `403`; a verdict dropped unanswered refuses. Turns
+    /// on `Options::authorize`.
+    pub fn on_authorize(
+        mut self,
+        f: impl Fn(&Handshake, Verdict<R>) + Send + Sync + 'static,
+    ) -> io::Result<Self> {
+        self.set_option(|o| o.authorize = true)?;
+        self.callbacks.authorize = Some(Box::new(f));
+        Ok(self)
+    }
+
+    /// Keeps each session's handshake, for [`Client::handshake`] to read in the
+    /// callbacks. Turns on `Options::keep_handshakes`.
+    pub fn keep_handshakes(mut self) -> io::Result<Self> {
+        self.set_option(|o| o.keep_handshakes = true)?;
+        Ok(self)
+    }
+
+    /// Rebuilds the core (not started yet) with an option changed.
+    fn set_option(&mut self, change: impl FnOnce(&mut Options)) -> io::Result<()> {
+        let mut options = self.core.options().clone();
+        change(&mut options);
+        self.core = io_core::Server::new(options)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(())
     }
 
     /// A session's first transport attached.

@@ -11,6 +11,8 @@
   'use strict';
 
   const VERSION = '0.6.3';
+  // How a 403 from the server begins when the application refused the session.
+  const REFUSAL = 'refused by the application';
 
   const FRAME = '~m~';
   const HEARTBEAT = '~h~';
@@ -380,6 +382,18 @@
       this.socket._onTransportClose(this, reason);
     }
 
+    /**
+     * Whether an HTTP answer refuses the session on the application's behalf (a 403 that
+     * says so): then the socket gives up at once instead of trying other transports.
+     */
+    refused(xhr) {
+      const text = xhr.status === 403 ? String(xhr.responseText || '') : '';
+      if (!text.startsWith(REFUSAL)) return false;
+      this.close();
+      this.socket._onRefused(this, text.trim());
+      return true;
+    }
+
     /** Wraps a callback so that it only runs while this attempt is still the current one. */
     bind(fn) {
       const live = this.live;
@@ -664,6 +678,9 @@
 
     readStream(complete) {
       const xhr = this.streamXhr;
+      // A refusal's text is read once it is whole.
+      if (xhr.status === 403 && !complete) return undefined;
+      if (complete && this.refused(xhr)) return undefined;
       if (xhr.status !== 200) return this.fail(`xhr-multipart stream answered ${xhr.status}`);
       let text = xhr.responseText;
       // While loading, the text may end with a replacement character standing in for the
@@ -711,6 +728,7 @@
 
     onPollAnswer(xhr) {
       this.pollXhr = null;
+      if (this.refused(xhr)) return undefined;
       if (xhr.status !== 200) return this.fail(`poll answered ${xhr.status}`);
       const live = this.live;
       // An empty answer only means the server had nothing to say; it still counts as data.
@@ -1077,7 +1095,8 @@
   /**
    * A connection to a Socket.IO 0.6 server.
    *
-   * Events: `connecting(type)`, `connect`, `connect_failed`, `message(msg)`, `disconnect`,
+   * Events: `connecting(type)`, `connect`, `connect_failed` (with the server's reason when
+   * the application refused the session), `message(msg)`, `disconnect`,
    * `reconnecting(delay, attempt)`, `reconnect(type, attempts)`, `reconnect_failed`,
    * `error(e)`.
    */
@@ -1313,6 +1332,23 @@
         // Failing fast beats waiting for the connect timeout to notice.
         this._attemptFailed();
       }
+    }
+
+    /**
+     * The server refused the session for the application (a missing or bad credential):
+     * `connect_failed` with its reason, and no more attempts, now or in a reconnection,
+     * since the same request would be refused again.
+     */
+    _onRefused(transport, reason) {
+      if (transport !== this.transport) return;
+      const wasReconnecting = this.reconnecting;
+      clearTimeout(this._connectTimer);
+      this.connecting = false;
+      this.connected = false;
+      this._remaining = null;
+      this._stopReconnecting(false);
+      this.emit('connect_failed', reason);
+      if (wasReconnecting) this.emit('reconnect_failed');
     }
 
     _onMessage(message) {

@@ -26,13 +26,20 @@ fn asked(b: &mut Bench) -> (ConnId, io_core::Handshake) {
 fn a_polling_handshake_waits_for_the_verdict_then_goes_on() {
     let mut b = authorizing();
     let c = b.open(
-        get("/socket.io/xhr-polling//1?user=7").replace("\r\n\r\n", "\r\nCookie: token=s3cret\r\n\r\n"),
+        get("/socket.io/xhr-polling//1?user=7")
+            .replace("\r\n\r\n", "\r\nCookie: token=s3cret\r\n\r\n"),
     );
     let (conn, h) = asked(&mut b);
     assert_eq!(conn, c);
     assert_eq!(h.transport, TransportKind::XhrPolling);
-    assert_eq!((h.cookie("token"), h.query("user")), (Some("s3cret"), Some("7")));
-    assert!(b.take(c).is_empty(), "nothing is answered before the verdict");
+    assert_eq!(
+        (h.cookie("token"), h.query("user")),
+        (Some("s3cret"), Some("7"))
+    );
+    assert!(
+        b.take(c).is_empty(),
+        "nothing is answered before the verdict"
+    );
     assert_eq!(b.server.session_count(), 0);
 
     let now = b.now();
@@ -43,14 +50,20 @@ fn a_polling_handshake_waits_for_the_verdict_then_goes_on() {
     let sid = session_id(&r.body_text());
     assert_eq!(b.events(), vec![Event::Connect(sid)]);
     // The handshake stays with the session.
-    assert_eq!(b.server.handshake(sid).unwrap().cookie("token"), Some("s3cret"));
+    assert_eq!(
+        b.server.handshake(sid).unwrap().cookie("token"),
+        Some("s3cret")
+    );
     // Its next polls are not asked about: the session exists.
     let p = b.open(get(&format!("/socket.io/xhr-polling/{sid}/2")));
     assert!(b.events().is_empty());
     b.send(sid, "hi").unwrap();
     assert_eq!(b.response(p).status, 200);
     // A verdict twice is an error.
-    assert_eq!(b.server.authorize(c, Ok(()), now), Err(Error::NotAuthorizing(c)));
+    assert_eq!(
+        b.server.authorize(c, Ok(()), now),
+        Err(Error::NotAuthorizing(c))
+    );
 }
 
 #[test]
@@ -65,7 +78,10 @@ fn a_refusal_is_a_403_that_says_why_and_makes_no_session() {
     b.drain();
     let r = b.response(c);
     assert_eq!(r.status, 403);
-    assert_eq!(r.body_text(), "refused by the application: no token  cookie\n");
+    assert_eq!(
+        r.body_text(),
+        "refused by the application: no token  cookie\n"
+    );
     assert_eq!(b.server.session_count(), 0);
     assert!(b.events().is_empty());
     assert_eq!(b.server.metrics().refused, 1);
@@ -94,7 +110,11 @@ fn websocket_handshakes_wait_too_and_hixie76_keeps_its_key3() {
     b.server.authorize(c, Ok(()), now).unwrap();
     b.drain();
     let got = b.take(c);
-    assert!(got.starts_with(b"HTTP/1.1 101"), "{:?}", String::from_utf8_lossy(&got));
+    assert!(
+        got.starts_with(b"HTTP/1.1 101"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
     assert!(
         got.windows(16).any(|w| w == HIXIE76_ANSWER),
         "the key3 answer"
@@ -108,6 +128,9 @@ fn a_connection_that_goes_away_while_waiting_is_forgotten() {
     let _ = asked(&mut b);
     b.hang_up(c);
     let now = b.now();
-    assert_eq!(b.server.authorize(c, Ok(()), now), Err(Error::NotAuthorizing(c)));
+    assert_eq!(
+        b.server.authorize(c, Ok(()), now),
+        Err(Error::NotAuthorizing(c))
+    );
     assert_eq!(b.server.session_count(), 0);
 }

@@ -124,6 +124,8 @@ class ExampleServer {
     this.port = options.port || null;
     // { cert, key }: serve https and wss.
     this.tls = options.tls || null;
+    // More flags for the server (`--require-cookie token=good`, say).
+    this.extraArgs = options.args || [];
     this.proc = null;
     this.log = '';
   }
@@ -140,6 +142,7 @@ class ExampleServer {
     const args = ['--port', String(this.port), '--host', '127.0.0.1', '--policy-port', '0', '--log-level', 'debug'];
     args.push('--adapter', this.adapter);
     if (this.tls) args.push('--tls-cert', this.tls.cert, '--tls-key', this.tls.key);
+    args.push(...this.extraArgs);
     const proc = spawn(this.file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     children.add(proc);
@@ -417,8 +420,8 @@ function openSocket(page, name, host, options) {
  * context holding the test page, and always stops both. A failure carries the end of the
  * server's log. `reference: true` puts the original 0.6 client on the page.
  */
-async function withEchoPage(browser, t, body, { adapter, reference = false, tls = null } = {}) {
-  const server = new ExampleServer('echo', { adapter, tls });
+async function withEchoPage(browser, t, body, { adapter, reference = false, tls = null, args = [] } = {}) {
+  const server = new ExampleServer('echo', { adapter, tls, args });
   t.after(() => server.stop());
   await server.start();
   const context = await newContext(browser);

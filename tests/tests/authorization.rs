@@ -1,0 +1,134 @@
+//! Authorization on every adapter, over real sockets: a handshake without the token cookie
+//! is refused with a 403 that says so, one with it makes a session, over WebSocket and
+//! xhr-polling; a verdict may come later, from another thread; the handshake is readable
+//! in the callbacks.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use io_adapter::{Adapter, Server};
+use tests::client::{read_frame, rfc6455_request, text_frame, WS_ACCEPT};
+use tests::ours::test_options;
+use tests::raw::{request, Conn, TIMEOUT};
+
+/// Sessions need `token=good`; a `slow=1` query parameter makes the verdict come 300 ms
+/// later from another thread. Connects record the handshake's `user` query parameter.
+fn guarded<R: Adapter>(server: Server<R>, users: Arc<Mutex<Vec<String>>>) -> Server<R> {
+    server
+        .keep_handshakes()
+        .unwrap()
+        .on_authorize(|h, verdict| {
+            let ok = h.cookie("token") == Some("good");
+            let decide = move || {
+                if ok {
+                    verdict.accept()
+                } else {
+                    verdict.refuse("no valid token cookie")
+                }
+            };
+            if h.query("slow") == Some("1") {
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(300));
+                    decide();
+                });
+            } else {
+                decide();
+            }
+        })
+        .unwrap()
+        .on_connect(move |client| {
+            let h = client.handshake().expect("kept");
+            users
+                .lock()
+                .unwrap()
+                .push(h.query("user").unwrap_or("?").to_owned());
+        })
+        .on_message(|client, msg| {
+            let _ = client.send(msg);
+        })
+}
+
+fn poll_handshake(addr: SocketAddr, cookie: Option<&str>, query: &str) -> tests::Response {
+    let mut c = Conn::connect(addr);
+    let headers: Vec<(&str, &str)> = cookie.map(|v| ("Cookie", v)).into_iter().collect();
+    let path = format!("/socket.io/xhr-polling//1{query}");
+    c.send(&request(addr, "GET", &path, &headers, &[]));
+    c.read_response()
+}
+
+fn ws_handshake(addr: SocketAddr, cookie: Option<&str>) -> (Conn, tests::Head) {
+    let mut c = Conn::connect(addr);
+    let mut req = String::from_utf8(rfc6455_request(addr, "/socket.io/websocket?user=ws")).unwrap();
+    if let Some(v) = cookie {
+        req = req.replacen("\r\n\r\n", &format!("\r\nCookie: {v}\r\n\r\n"), 1);
+    }
+    c.send(req.as_bytes());
+    let head = c.read_head();
+    (c, head)
+}
+
+fn check(addr: SocketAddr, users: &Mutex<Vec<String>>) {
+    // xhr-polling: refused without the cookie, or with a wrong one; accepted with it.
+    for cookie in [None, Some("token=bad"), Some("other=good")] {
+        let r = poll_handshake(addr, cookie, "?user=nobody");
+        assert_eq!(r.head.status, 403, "{cookie:?}");
+        assert_eq!(
+            r.body_text(),
+            "refused by the application: no valid token cookie\n"
+        );
+    }
+    let r = poll_handshake(addr, Some("a=1; token=good"), "?user=polly");
+    assert_eq!(r.head.status, 200);
+    assert!(r.body_text().starts_with("~m~36~m~"), "{}", r.body_text());
+
+    // WebSocket: the same, as an HTTP answer before any upgrade.
+    let (mut c, head) = ws_handshake(addr, None);
+    assert_eq!(head.status, 403);
+    assert!(c
+        .read_to_close(TIMEOUT)
+        .starts_with(b"refused by the application"));
+    let (mut c, head) = ws_handshake(addr, Some("token=good"));
+    assert_eq!(head.status, 101);
+    assert_eq!(head.header("sec-websocket-accept"), Some(WS_ACCEPT));
+    let (_, id) = read_frame(&mut c, TIMEOUT);
+    assert!(id.starts_with(b"~m~36~m~"));
+    c.send(&text_frame("~m~5~m~hello"));
+    let (_, back) = read_frame(&mut c, TIMEOUT);
+    assert_eq!(back, b"~m~5~m~hello", "the session works");
+
+    // A verdict that comes later, from another thread: the client simply waits for it.
+    let started = Instant::now();
+    let r = poll_handshake(addr, Some("token=good"), "?user=late&slow=1");
+    assert_eq!(r.head.status, 200);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    let r = poll_handshake(addr, Some("token=bad"), "?slow=1");
+    assert_eq!(r.head.status, 403);
+
+    // Each connect saw its own handshake.
+    let mut seen = users.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, ["late", "polly", "ws"]);
+}
+
+#[test]
+fn handshakes_are_authorized_on_io_smol() {
+    let users = Arc::new(Mutex::new(Vec::new()));
+    let server = io_smol::Server::bind("127.0.0.1:0", test_options()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = guarded(server, users.clone()).spawn().unwrap();
+    check(addr, &users);
+    assert_eq!(handle.metrics().refused, 5);
+    handle.shutdown();
+}
+
+#[test]
+fn handshakes_are_authorized_on_io_std() {
+    let users = Arc::new(Mutex::new(Vec::new()));
+    let server = io_std::Server::bind("127.0.0.1:0", test_options()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = guarded(server, users.clone()).spawn().unwrap();
+    check(addr, &users);
+    assert_eq!(handle.metrics().refused, 5);
+    handle.shutdown();
+}
