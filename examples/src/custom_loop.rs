@@ -21,6 +21,8 @@ const WAKER: Token = Token(usize::MAX);
 
 struct Conn {
     stream: TcpStream,
+    /// Its token in the poller.
+    token: Token,
     /// Segments the core asked us to write and the socket has not taken yet.
     out: VecDeque<Bytes>,
     close_after: bool,
@@ -65,6 +67,9 @@ pub struct Loop {
     listener: TcpListener,
     server: Server,
     conns: HashMap<ConnId, Conn>,
+    /// The connection behind each poller token (tokens are ours, ids the core's).
+    tokens: HashMap<Token, ConnId>,
+    next_token: usize,
     handle: Handle,
 }
 
@@ -78,7 +83,15 @@ impl Loop {
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let handle = Handle { stop: Arc::default(), waker, stats: Arc::default() };
-        Ok(Loop { poll, listener, server, conns: HashMap::new(), handle })
+        Ok(Loop {
+            poll,
+            listener,
+            server,
+            conns: HashMap::new(),
+            tokens: HashMap::new(),
+            next_token: 1,
+            handle,
+        })
     }
 
     pub fn handle(&self) -> Handle {
@@ -102,8 +115,10 @@ impl Loop {
                 match event.token() {
                     LISTENER => self.accept(now)?,
                     WAKER => {}
-                    Token(t) => {
-                        let id = ConnId::from_raw(t as u64);
+                    token => {
+                        let Some(&id) = self.tokens.get(&token) else {
+                            continue;
+                        };
                         if event.is_readable() || event.is_read_closed() {
                             self.read(id, &mut buf, event.is_read_closed(), now);
                         }
@@ -133,11 +148,12 @@ impl Loop {
         while let Ok((mut stream, peer)) = self.listener.accept() {
             let local = stream.local_addr().unwrap_or(peer);
             let id = self.server.handle_connection(ConnectionInfo::new(peer, local), now);
-            // A connection's token is its id in the core: one map serves both directions.
-            let token = Token(id.to_raw() as usize);
+            let token = Token(self.next_token);
+            self.next_token += 1;
             let interest = Interest::READABLE | Interest::WRITABLE;
             self.poll.registry().register(&mut stream, token, interest)?;
-            self.conns.insert(id, Conn { stream, out: VecDeque::new(), close_after: false });
+            self.tokens.insert(token, id);
+            self.conns.insert(id, Conn { stream, token, out: VecDeque::new(), close_after: false });
         }
         Ok(())
     }
@@ -192,6 +208,7 @@ impl Loop {
 
     fn close(&mut self, id: ConnId, now: Instant) {
         if let Some(mut conn) = self.conns.remove(&id) {
+            self.tokens.remove(&conn.token);
             let _ = self.poll.registry().deregister(&mut conn.stream);
             let _ = conn.stream.shutdown(std::net::Shutdown::Both);
             // Unknown to the core already if it asked for the close.
@@ -235,6 +252,7 @@ impl Loop {
                 Some(Event::Authorize(conn, _)) => {
                     let _ = self.server.authorize(conn, Ok(()), now);
                 }
+                Some(_) => {}
                 None => return,
             }
         }

@@ -42,6 +42,8 @@ struct Config {
     secure: bool,
     /// A node of a cluster (node 1), with publications to and from the bus.
     cluster: bool,
+    /// Every new session waits for a verdict.
+    authorize: bool,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -110,6 +112,12 @@ enum Op {
         bytes: Vec<u8>,
     },
     Drain,
+    /// The verdict on a handshake waiting for one (or on any connection, which must fail).
+    Verdict {
+        pick: u8,
+        accept: bool,
+        any: bool,
+    },
     Join {
         session: u8,
         room: u8,
@@ -610,6 +618,9 @@ struct Harness {
     /// Publications owed to the bus since the last drain.
     owed_publications: usize,
     drained: bool,
+    authorize: bool,
+    /// Connections whose handshake waits for a verdict.
+    authorizing: Vec<ConnId>,
 }
 
 impl Harness {
@@ -628,6 +639,7 @@ impl Harness {
     fn forget_conn(&mut self, conn: ConnId) {
         self.live_conns.remove(&conn);
         self.pending.retain(|&c| c != conn);
+        self.authorizing.retain(|&c| c != conn);
     }
 
     /// Drains every output and checks it; returns the events seen.
@@ -703,6 +715,13 @@ impl Harness {
                         );
                         self.pending.push(*c);
                     }
+                    Event::Authorize(c, h) => {
+                        assert!(self.authorize, "Authorize without Options::authorize");
+                        assert!(self.live_conns.contains(c), "Authorize on closed {c:?}");
+                        assert!(h.request.body.is_empty(), "a handshake has no body");
+                        self.authorizing.push(*c);
+                    }
+                    other => panic!("an event the server never makes: {other:?}"),
                 }
                 seen.push(ev);
             }
@@ -855,8 +874,14 @@ impl Harness {
             Op::RawPublication { bytes } => {
                 let bytes = Bytes::copy_from_slice(bytes);
                 if self.server.handle_publication(&bytes, now).is_err() {
-                    assert!(self.server.poll_transmit().is_none(), "a refused publication wrote");
-                    assert!(self.server.poll_event().is_none(), "a refused publication told");
+                    assert!(
+                        self.server.poll_transmit().is_none(),
+                        "a refused publication wrote"
+                    );
+                    assert!(
+                        self.server.poll_event().is_none(),
+                        "a refused publication told"
+                    );
                 }
             }
             Op::Join { session, room } | Op::Leave { session, room } => {
@@ -880,7 +905,28 @@ impl Harness {
                 assert_eq!(self.server.broadcast_to(room, &msg, &except, now), Ok(()));
                 self.owed_publications += usize::from(self.server.options().cluster);
                 for m in self.server.room_members(room) {
-                    assert!(self.live_sessions.contains(&m), "{m} in {room} after it ended");
+                    assert!(
+                        self.live_sessions.contains(&m),
+                        "{m} in {room} after it ended"
+                    );
+                }
+            }
+            Op::Verdict { pick, accept, any } => {
+                let conn = if *any || self.authorizing.is_empty() {
+                    self.pick_conn(*pick)
+                } else {
+                    Some(self.authorizing[usize::from(*pick) % self.authorizing.len()])
+                };
+                if let Some(c) = conn {
+                    let waiting = self.authorizing.contains(&c) && self.live_conns.contains(&c);
+                    let verdict = if *accept {
+                        Ok(())
+                    } else {
+                        Err("no".to_owned())
+                    };
+                    let r = self.server.authorize(c, verdict, now);
+                    assert_eq!(r.is_ok(), waiting, "authorize({c:?}): {r:?}");
+                    self.authorizing.retain(|&a| a != c);
                 }
             }
             Op::Drain => {
@@ -964,6 +1010,8 @@ fn options(config: &Config) -> Options {
     opts.inline_flash_policy = config.inline_flash_policy;
     opts.secure = config.secure;
     opts.cluster = config.cluster;
+    opts.authorize = config.authorize;
+    opts.keep_handshakes = config.authorize;
     opts.node_id = 1;
     if config.restricted_origins {
         opts.origins = Origins::parse(["good.example:*"]).expect("a valid origin pattern");
@@ -1021,6 +1069,8 @@ fuzz_target!(|input: Input| {
         pending: Vec::new(),
         owed_publications: 0,
         drained: false,
+        authorize: input.config.authorize,
+        authorizing: Vec::new(),
         stalled: HashMap::new(),
     };
     for op in input.ops.iter().take(64) {

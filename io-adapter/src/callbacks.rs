@@ -84,6 +84,8 @@ impl<C, V> Callbacks<C, V> {
                 };
                 return Some((conn, response));
             }
+            // An event of a newer core than this layer knows: nothing to call.
+            _ => {}
         }
         None
     }

@@ -242,6 +242,7 @@ pub fn interpret(data: &str) -> Result<Incoming, CodecError> {
 
 /// Why a payload, or one frame's data, was rejected. Offsets are byte offsets in the payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CodecError {
     /// A frame did not start with `~m~`, or its length was not followed by `~m~`.
     MissingMarker {

@@ -11,7 +11,9 @@ use crate::transport::TransportKind;
 use crate::websocket::handshake::Flavour;
 
 /// A connection, as the adapter and the server both name it: a slot and the generation
-/// that filled it, so a stale id never names a newer connection.
+/// that filled it, so a stale id never names a newer connection. Only the server makes
+/// them (`handle_connection`): no id can be made up from a number. An event loop that
+/// needs a number per connection (a poller token) keeps its own map to the id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(u64);
 
@@ -26,18 +28,6 @@ impl ConnId {
 
     pub(crate) fn generation(&self) -> u32 {
         (self.0 >> 32) as u32
-    }
-
-    /// The id as a number, for an event loop that wants a token per connection (mio's
-    /// `Token`, an epoll cookie). Unique among the connections alive at once.
-    pub fn to_raw(self) -> u64 {
-        self.0
-    }
-
-    /// The id a number from [`to_raw`](Self::to_raw) stood for. A number that names no
-    /// live connection is simply unknown to the server.
-    pub fn from_raw(raw: u64) -> Self {
-        ConnId(raw)
     }
 }
 

@@ -7,6 +7,7 @@ use crate::session::SessionId;
 
 /// Why a [`Server`](crate::Server) command, or the server's constructor, was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The session has disconnected (or never existed); nothing was queued.
     UnknownSession(SessionId),

@@ -95,6 +95,7 @@ impl FromStr for SessionId {
 
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DisconnectReason {
     /// The transport went away and did not come back within `close_timeout`.
     TransportClosed,

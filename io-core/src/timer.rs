@@ -210,7 +210,7 @@ mod tests {
 
     fn key(n: u64, kind: usize) -> TimerKey {
         TimerKey {
-            owner: TimerOwner::Conn(ConnId::from_raw(n)),
+            owner: TimerOwner::Conn(ConnId::new(n as u32, (n >> 32) as u32)),
             kind: TimerKind::ALL[kind % 4],
         }
     }

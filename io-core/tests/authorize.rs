@@ -134,3 +134,19 @@ fn a_connection_that_goes_away_while_waiting_is_forgotten() {
     );
     assert_eq!(b.server.session_count(), 0);
 }
+
+#[test]
+fn a_drain_sends_waiting_handshakes_elsewhere() {
+    let mut b = authorizing();
+    let c = b.open(get("/socket.io/xhr-polling//1"));
+    let _ = asked(&mut b);
+    b.server.drain(b.now());
+    b.drain();
+    assert_eq!(b.response(c).status, 503);
+    let now = b.now();
+    assert_eq!(
+        b.server.authorize(c, Ok(()), now),
+        Err(Error::NotAuthorizing(c))
+    );
+    assert_eq!(b.server.session_count(), 0);
+}

@@ -217,7 +217,8 @@ fn run_scenario() -> (BTreeMap<u64, Vec<u8>>, Vec<String>) {
     log.extend(b.events().iter().map(|e| format!("{e:?}")));
     let received = conns
         .iter()
-        .map(|&c| (c.to_raw(), b.received(c).to_vec()))
+        .enumerate()
+        .map(|(i, &c)| (i as u64, b.received(c).to_vec()))
         .collect();
     (received, log)
 }

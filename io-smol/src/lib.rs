@@ -53,8 +53,8 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use io_adapter::write::FastMap;
@@ -145,8 +145,8 @@ fn lock(registry: &Registry) -> MutexGuard<'_, FastMap<usize, Arc<SmolSocket>>> 
 pub struct SmolSocket {
     stream: TcpStream,
     key: usize,
-    /// The connection's id in the core, once it has one (`UNKNOWN` before).
-    conn: AtomicU64,
+    /// The connection's id in the core, once it has one.
+    conn: OnceLock<ConnId>,
     mio: Arc<MioRegistry>,
     registry: Arc<Registry>,
 }
@@ -165,22 +165,16 @@ impl SmolSocket {
         Ok(Arc::new(SmolSocket {
             stream,
             key,
-            conn: AtomicU64::new(UNKNOWN),
+            conn: OnceLock::new(),
             mio: rt.mio.clone(),
             registry: rt.registry.clone(),
         }))
     }
 }
 
-/// No connection id yet.
-const UNKNOWN: u64 = u64::MAX;
-
 impl SmolSocket {
     fn conn(&self) -> Option<ConnId> {
-        match self.conn.load(Ordering::Acquire) {
-            UNKNOWN => None,
-            raw => Some(ConnId::from_raw(raw)),
-        }
+        self.conn.get().copied()
     }
 }
 
@@ -329,7 +323,7 @@ async fn accept_loop(engine: Arc<Engine<Smol>>, listener: Async<TcpListener>) {
                 // In the registry first: if the core closes it at once, `close` finds it.
                 lock(&rt.registry).insert(socket.key, socket.clone());
                 if let Some(conn) = engine.accept(socket.clone(), info) {
-                    socket.conn.store(conn.to_raw(), Ordering::Release);
+                    let _ = socket.conn.set(conn);
                 }
             }
             // Out of file descriptors and the like: back off instead of spinning.

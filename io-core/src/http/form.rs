@@ -70,6 +70,7 @@ fn hex_value(b: u8) -> Option<u8> {
 
 /// Why a form field could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FormError {
     /// The field is not in the body.
     Missing(String),

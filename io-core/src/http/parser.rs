@@ -427,6 +427,7 @@ fn dechunk(
 /// Why a request could not be read. Each one ends the connection after the answer
 /// [`HttpError::status`] gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HttpError {
     /// Request line and headers together exceed the configured head size (or trailers do).
     HeadTooLarge {

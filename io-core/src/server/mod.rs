@@ -51,6 +51,7 @@ pub struct Transmit {
 
 /// How a connection ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Close {
     /// Write everything queued for it, then close.
     AfterWrite,
@@ -88,6 +89,7 @@ impl Transmit {
 /// What happened, for the application.
 #[derive(Debug, Clone, PartialEq)]
 #[must_use]
+#[non_exhaustive]
 pub enum Event {
     /// A session's first transport attached; its id went out as the first message.
     Connect(SessionId),
@@ -572,6 +574,23 @@ impl Server {
             .collect();
         for id in idle {
             self.close_conn(id, now);
+        }
+        // Handshakes waiting for the application's verdict go elsewhere too.
+        let waiting: Vec<ConnId> = self
+            .conns
+            .keys()
+            .filter(|id| {
+                self.conns
+                    .get(id)
+                    .is_some_and(|c| matches!(c.state, ConnState::Authorizing(_)))
+            })
+            .collect();
+        for id in waiting {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.state = ConnState::Http;
+            }
+            self.metrics.refused += 1;
+            self.error_response(id, 503, "this node is draining; try another", now);
         }
         self.finish(now);
     }

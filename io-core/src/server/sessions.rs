@@ -25,7 +25,7 @@ impl Server {
         req: &Request,
         now: Instant,
     ) -> bool {
-        if self.conns.get(&id).is_some_and(|c| c.admitted) {
+        if !self.draining && self.conns.get(&id).is_some_and(|c| c.admitted) {
             // Admitted before the application was asked; it said yes.
             return true;
         }

@@ -26,6 +26,7 @@ pub enum Flavour {
 
 /// Why an upgrade request cannot become a WebSocket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// The method is not `GET`.
     NotGet,

@@ -14,6 +14,7 @@ pub mod rfc6455;
 
 /// What a decoder found in the byte stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WsEvent {
     /// A whole text message: fragments are already joined and the UTF-8 is checked.
     Text(String),

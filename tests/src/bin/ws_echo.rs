@@ -98,6 +98,8 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
                     }
                     return linger_close(stream);
                 }
+                // Nothing else is decoded today.
+                _ => {}
             }
         }
         if let Err(e) = fed {
