@@ -12,7 +12,8 @@
 //! | [`Server::handle_read_closed`] | a read returned end of stream: the peer sends no more |
 //! | [`Server::handle_closed`] | the peer is gone (reset, or a write failed) |
 //! | [`Server::handle_timeout`] | the deadline from [`Server::poll_timeout`] passed |
-//! | [`Server::send`], [`Server::broadcast`], [`Server::disconnect`], [`Server::respond`] | the application's commands |
+//! | [`Server::send`], [`Server::broadcast`], [`Server::broadcast_to`], [`Server::disconnect`], [`Server::respond`], [`Server::authorize`], [`Server::drain`] | the application's commands |
+//! | [`Server::handle_publication`] | another node's publication arrived from the bus |
 //!
 //! After **every** input, drain the outputs in this order:
 //!
@@ -25,7 +26,9 @@
 //!    bodies and chunks as data, raw bytes for upgraded sockets.
 //! 2. [`Server::poll_event`] until `None`: hand [`Event`]s to the application. Its
 //!    reactions are new inputs, so go back to 1 after them.
-//! 3. [`Server::poll_timeout`]: sleep until then, or until the next input.
+//! 3. [`Server::poll_publication`] until `None` (with [`Options::cluster`] on): hand each
+//!    [`Publication`] to the bus.
+//! 4. [`Server::poll_timeout`]: sleep until then, or until the next input.
 //!
 //! Flow control lives here, not in the adapters: the server counts the bytes it handed out
 //! and the bytes reported written, and cuts off a peer whose unread backlog passes
@@ -55,6 +58,73 @@
 //! let Some(Event::Connect(session)) = server.poll_event() else { panic!() };
 //! server.send(session, &Message::text("hello"), now).unwrap(); // queued for the next poll
 //! assert!(server.buffered(session).unwrap() > 0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A whole server in one loop, on non-blocking std sockets (a real one waits in a poller,
+//! epoll or mio, instead of napping; `examples/src/custom_loop.rs` does):
+//!
+//! ```no_run
+//! use std::collections::HashMap;
+//! use std::io::{ErrorKind, Read, Write};
+//! use std::net::{TcpListener, TcpStream};
+//! use std::time::{Duration, Instant};
+//! use io_core::{ConnId, ConnectionInfo, Event, Options, Response, Server};
+//!
+//! let listener = TcpListener::bind("127.0.0.1:8080")?;
+//! listener.set_nonblocking(true)?;
+//! let mut server = Server::new(Options::default())?;
+//! let mut sockets: HashMap<ConnId, TcpStream> = HashMap::new();
+//! let mut buf = vec![0; 64 * 1024];
+//! loop {
+//!     let now = Instant::now();
+//!     while let Ok((stream, peer)) = listener.accept() {
+//!         stream.set_nonblocking(true)?;
+//!         let info = ConnectionInfo::new(peer, stream.local_addr()?);
+//!         sockets.insert(server.handle_connection(info, now), stream);
+//!     }
+//!     let ids: Vec<ConnId> = sockets.keys().copied().collect();
+//!     for id in ids {
+//!         let Some(stream) = sockets.get_mut(&id) else { continue };
+//!         match stream.read(&mut buf) {
+//!             Ok(0) => server.handle_read_closed(id, now),
+//!             Ok(n) => server.handle_bytes(id, &buf[..n], now),
+//!             Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+//!             Err(_) => { sockets.remove(&id); server.handle_closed(id, now) }
+//!         }
+//!     }
+//!     if server.poll_timeout().is_some_and(|at| at <= now) {
+//!         server.handle_timeout(now);
+//!     }
+//!     loop {
+//!         while let Some(t) = server.poll_transmit() {
+//!             let (id, close) = (t.conn, t.close);
+//!             let Some(stream) = sockets.get_mut(&id) else { continue };
+//!             for bytes in t.into_bytes() {
+//!                 // A real loop keeps what the socket did not take for later.
+//!                 let _ = stream.write_all(&bytes);
+//!                 server.handle_written(id, bytes.len());
+//!             }
+//!             if close.is_some() {
+//!                 sockets.remove(&id);
+//!             }
+//!         }
+//!         let Some(event) = server.poll_event() else { break };
+//!         match event {
+//!             Event::Message(session, msg) => { let _ = server.send(session, &msg, now); }
+//!             Event::Request(conn, _) => {
+//!                 let page = Response::with_body(200, "text/html", "<h1>Hello world</h1>");
+//!                 let _ = server.respond(conn, page, now);
+//!             }
+//!             _ => {}
+//!         }
+//!     }
+//!     let nap = server.poll_timeout().map_or(Duration::from_millis(1), |at| {
+//!         at.saturating_duration_since(Instant::now()).min(Duration::from_millis(1))
+//!     });
+//!     std::thread::sleep(nap);
+//! }
+//! # #[allow(unreachable_code)]
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![warn(missing_docs)]
