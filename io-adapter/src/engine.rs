@@ -367,6 +367,14 @@ impl<R: Runtime> Engine<R> {
     /// Returns whether the timer must be woken.
     fn drain(self: &Arc<Self>, st: &mut State<R::Socket>, now: Instant) -> bool {
         let st = &mut *st;
+        // Publications first: the bus only queues them, and the other nodes can start on
+        // their share of a broadcast while this one writes its own. Drained with or
+        // without a bus, so that nothing piles up.
+        while let Some(p) = st.core.poll_publication() {
+            if let Some(bus) = &self.extras.bus {
+                bus.publish(p);
+            }
+        }
         while let Some(t) = st.core.poll_transmit() {
             let (conn, close) = (t.conn, t.close);
             let Some(out) = st.conns.get_mut(&conn) else {
@@ -388,12 +396,6 @@ impl<R: Runtime> Engine<R> {
         }
         while let Some(e) = st.core.poll_event() {
             st.events.push_back(e);
-        }
-        // Drained with or without a bus, so that nothing piles up.
-        while let Some(p) = st.core.poll_publication() {
-            if let Some(bus) = &self.extras.bus {
-                bus.publish(p);
-            }
         }
         let next = st.next_deadline();
         let earlier = match (next, st.timer_at) {

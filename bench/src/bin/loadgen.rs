@@ -4,7 +4,8 @@
 //! server on another, and speaks the 0.6 wire protocol itself (it shares no code with the
 //! servers). Every run is bounded by a count and by a time, and prints one `result ...` line
 //! of `key=value` fields; `--server-pid` adds the server's CPU time and memory over the
-//! measured window. `scripts/bench` runs it against every server; by hand:
+//! measured window. `scripts/bench` runs it against every server, and `scripts/scale` runs
+//! `idle-broadcast` on several nodes at once; by hand:
 //!
 //! `cargo run --profile perf -p bench --bin loadgen -- --workload ws-echo --port 8080`
 //!
@@ -13,7 +14,7 @@
 use std::fmt::Display;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bench::driver::{Driver, Happened};
 use bench::measure::{Figures, Window};
@@ -30,6 +31,8 @@ workloads:
   ws-broadcast    one sender, --clients receivers; the next message once all got the last
   poll-echo       ws-echo over xhr-polling (a long poll and a connection for posts)
   idle            opens --clients WebSocket sessions and holds them --hold seconds
+  idle-broadcast  opens --clients WebSocket sessions, holds them and waits for one broadcast
+                  to reach them all (one instance sends it: --trigger-after)
   handshake-rate  --clients at a time: connect, xhr-polling handshake, close; again
 
 options:
@@ -37,7 +40,8 @@ options:
   --host ADDR, --port N    the server (default 127.0.0.1:8080)
   --tls-ca FILE            speak TLS (https, wss) to a server named localhost, trusting the
                            certificates in FILE (PEM)
-  --clients N              clients; receivers for ws-broadcast; sessions for idle (default 100)
+  --clients N              clients; receivers for ws-broadcast; sessions for idle and
+                           idle-broadcast (default 100)
   --size B                 bytes of each message's data, at least 16 (default 32)
   --messages N             per client; broadcasts for ws-broadcast (default 1000000)
   --duration S             longest measured window in seconds (default 10)
@@ -47,7 +51,16 @@ options:
   --sources N              spread connections over 127.0.0.2.. (default 16; 0: do not bind)
   --server-pid PID         report the server's CPU time and memory from /proc
   --sample-at S,S..        also read the server's memory at these seconds into the window
-  --rss-after S            then close everything, wait S seconds, read the server's memory";
+  --rss-after S            then close everything, wait S seconds, read the server's memory
+
+idle-broadcast:
+  --hold S                 read the server's memory S seconds after the sessions are up, or
+                           when the broadcast comes if that is sooner (default 5)
+  --trigger-after S        this instance sends the broadcast: client 0, S seconds after its
+                           sessions are up; the text carries the wall-clock send time
+  --broadcast-timeout S    fail unless every client has it this long after the sessions are
+                           up (plus --trigger-after) (default 60)
+  --arrivals FILE          write each client's delay (microseconds, one a line) to FILE";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Workload {
@@ -55,6 +68,7 @@ enum Workload {
     WsBroadcast,
     PollEcho,
     Idle,
+    IdleBroadcast,
     HandshakeRate,
 }
 
@@ -65,6 +79,7 @@ impl Workload {
             Workload::WsBroadcast => "ws-broadcast",
             Workload::PollEcho => "poll-echo",
             Workload::Idle => "idle",
+            Workload::IdleBroadcast => "idle-broadcast",
             Workload::HandshakeRate => "handshake-rate",
         }
     }
@@ -87,6 +102,9 @@ struct Args {
     server_pid: Option<u32>,
     sample_at: Vec<f64>,
     rss_after: Option<Duration>,
+    trigger_after: Option<Duration>,
+    broadcast_timeout: Duration,
+    arrivals: Option<PathBuf>,
 }
 
 fn parse() -> Result<Args, lexopt::Error> {
@@ -108,8 +126,13 @@ fn parse() -> Result<Args, lexopt::Error> {
         server_pid: None,
         sample_at: Vec::new(),
         rss_after: None,
+        trigger_after: None,
+        broadcast_timeout: Duration::from_secs(60),
+        arrivals: None,
     };
     let mut workload = None;
+    // Whether an option that only idle-broadcast takes was given.
+    let mut broadcast_only = false;
     let seconds =
         |v: f64| Duration::try_from_secs_f64(v).map_err(|e| lexopt::Error::from(e.to_string()));
     let mut p = lexopt::Parser::from_env();
@@ -121,6 +144,7 @@ fn parse() -> Result<Args, lexopt::Error> {
                     "ws-broadcast" => Workload::WsBroadcast,
                     "poll-echo" => Workload::PollEcho,
                     "idle" => Workload::Idle,
+                    "idle-broadcast" => Workload::IdleBroadcast,
                     "handshake-rate" => Workload::HandshakeRate,
                     w => return Err(format!("unknown workload {w:?}").into()),
                 })
@@ -159,6 +183,18 @@ fn parse() -> Result<Args, lexopt::Error> {
                 }
             }
             Long("rss-after") => a.rss_after = Some(seconds(p.value()?.parse()?)?),
+            Long("trigger-after") => {
+                a.trigger_after = Some(seconds(p.value()?.parse()?)?);
+                broadcast_only = true;
+            }
+            Long("broadcast-timeout") => {
+                a.broadcast_timeout = seconds(p.value()?.parse()?)?;
+                broadcast_only = true;
+            }
+            Long("arrivals") => {
+                a.arrivals = Some(PathBuf::from(p.value()?));
+                broadcast_only = true;
+            }
             Long("help") | Short('h') => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -167,6 +203,11 @@ fn parse() -> Result<Args, lexopt::Error> {
         }
     }
     a.workload = workload.ok_or("--workload is required")?;
+    if broadcast_only && a.workload != Workload::IdleBroadcast {
+        return Err(
+            "--trigger-after, --broadcast-timeout and --arrivals belong to idle-broadcast".into(),
+        );
+    }
     if a.clients == 0 || a.messages == 0 || a.concurrency == 0 || a.sources > 250 {
         return Err(
             "--clients, --messages and --connect-concurrency must be over 0, --sources at most 250"
@@ -231,6 +272,7 @@ fn run(a: &Args) -> Result<String, String> {
         Workload::WsEcho | Workload::PollEcho => echo(a, &mut d, &mut r)?,
         Workload::WsBroadcast => broadcast(a, &mut d, &mut r)?,
         Workload::Idle => idle(a, &mut d, &mut r, start_memory)?,
+        Workload::IdleBroadcast => idle_broadcast(a, &mut d, &mut r, start_memory)?,
         Workload::HandshakeRate => handshakes(a, &mut d, &mut r)?,
     }
     if let Some(wait) = a.rss_after {
@@ -484,6 +526,166 @@ fn idle(
         r.put("kib_per_session", format!("{per:.2}"));
     }
     r.samples(&f);
+    Ok(())
+}
+
+/// The text of the idle-broadcast message: the wall-clock time it was sent, in microseconds
+/// since the Unix epoch (the processes of a run share the machine's clock).
+fn stamp(micros: u64) -> String {
+    format!("idle-broadcast sent_us={micros}")
+}
+
+fn parse_stamp(data: &str) -> Option<u64> {
+    data.strip_prefix("idle-broadcast sent_us=")?.parse().ok()
+}
+
+fn wall_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// idle-broadcast: opens the sessions and holds them (answering heartbeats) until one
+/// broadcast has reached every client, recording when it reached each, from the send time
+/// it carries. With `--trigger-after`, client 0 sends it that long after the sessions are
+/// up; the broadcast goes to every other client, so client 0 expects none.
+fn idle_broadcast(
+    a: &Args,
+    d: &mut Driver,
+    r: &mut Report,
+    before: Option<procstat::Memory>,
+) -> Result<(), String> {
+    let n = a.clients;
+    let setup = open_all(a, d, n)?;
+    let up = Instant::now();
+    let trigger = a.trigger_after;
+    let timeout = a.broadcast_timeout;
+    match trigger {
+        Some(t) => eprintln!(
+            "loadgen: all {n} sessions established in {:.1} s; sending the broadcast in {} s",
+            setup.as_secs_f64(),
+            t.as_secs_f64()
+        ),
+        None => eprintln!(
+            "loadgen: all {n} sessions established in {:.1} s; waiting for the broadcast (at most {} s)",
+            setup.as_secs_f64(),
+            timeout.as_secs_f64()
+        ),
+    }
+    let expected = n - usize::from(trigger.is_some());
+    let send_at = trigger.map(|t| up + t);
+    let deadline = up + trigger.unwrap_or_default() + timeout;
+    let hold_end = up + a.hold;
+    let read_memory = || a.server_pid.map(server_memory).transpose();
+    let mut held: Option<procstat::Memory> = None;
+    let mut memory_read = false;
+    // Each client's delay in microseconds, once the broadcast reached it.
+    let mut delays: Vec<Option<u64>> = vec![None; n];
+    let (mut got, mut sent, mut last_at) = (0usize, false, up);
+    let w = Window::start(a.server_pid, &[]);
+    while got < expected || (send_at.is_some() && !sent) {
+        let now = Instant::now();
+        if now >= deadline {
+            let first = delays.iter().flatten().min();
+            return Err(match (got, first) {
+                (0, _) => format!(
+                    "no client got the broadcast within {} s of the sessions being up \
+                     (--broadcast-timeout{})",
+                    (deadline - up).as_secs_f64(),
+                    if trigger.is_some() {
+                        " + --trigger-after"
+                    } else {
+                        ""
+                    }
+                ),
+                (_, first) => format!(
+                    "only {got} of {expected} clients got the broadcast within {} s \
+                     (the first after {:.1} ms)",
+                    (deadline - up).as_secs_f64(),
+                    first.copied().unwrap_or(0) as f64 / 1000.0
+                ),
+            });
+        }
+        if !memory_read && now >= hold_end {
+            held = read_memory()?;
+            memory_read = true;
+        }
+        if send_at.is_some_and(|at| !sent && now >= at) {
+            d.send(0, &stamp(wall_micros()))?;
+            sent = true;
+        }
+        let mut wait = TICK.min(deadline - now);
+        if !memory_read {
+            wait = wait.min(hold_end.saturating_duration_since(now));
+        }
+        if let Some(at) = send_at.filter(|_| !sent) {
+            wait = wait.min(at.saturating_duration_since(now));
+        }
+        d.poll(wait, |_, h| {
+            let Happened::Message(i, data) = h else {
+                return Ok(());
+            };
+            let arrived = wall_micros();
+            if !memory_read {
+                // The broadcast came before --hold was up: the memory is read as it arrives.
+                held = read_memory()?;
+                memory_read = true;
+            }
+            if trigger.is_some() && i == 0 {
+                return Err(format!(
+                    "the sender got {:?}; a broadcast goes to the others only",
+                    short(&data)
+                ));
+            }
+            let sent_us = parse_stamp(&data)
+                .ok_or_else(|| format!("client {i}: got {:?}, not the broadcast", short(&data)))?;
+            if delays[i].is_some() {
+                return Err(format!("client {i}: got the broadcast twice"));
+            }
+            delays[i] = Some(arrived.saturating_sub(sent_us));
+            got += 1;
+            last_at = Instant::now();
+            Ok(())
+        })?;
+    }
+    let f = w.finish();
+    if !memory_read {
+        held = read_memory()?;
+    }
+    let mut latencies = Latencies::default();
+    for &us in delays.iter().flatten() {
+        latencies.record(Duration::from_micros(us));
+    }
+    r.put("sessions", n);
+    r.put("trigger", if trigger.is_some() { "yes" } else { "no" });
+    r.put("expected", expected);
+    r.put("received", got);
+    let ms = |us: u32| format!("{:.1}", f64::from(us) / 1000.0);
+    if let Some(last) = latencies.percentile(100.0) {
+        r.put("last_ms", ms(last));
+    }
+    if let Some(p50) = latencies.percentile(50.0) {
+        r.put("p50_ms", ms(p50));
+    }
+    r.put("setup_s", format!("{:.2}", setup.as_secs_f64()));
+    r.put("waited_s", format!("{:.2}", (last_at - up).as_secs_f64()));
+    if let Some(cpu) = f.server_cpu {
+        r.put("server_cpu_s", format!("{cpu:.2}"));
+    }
+    if let (Some(held), Some(before)) = (held, before) {
+        r.put("rss_kib_held", held.rss_kib);
+        r.put("hwm_kib_held", held.hwm_kib);
+        let per = (held.rss_kib as f64 - before.rss_kib as f64) / n as f64;
+        r.put("kib_per_session", format!("{per:.2}"));
+    }
+    if let Some(path) = &a.arrivals {
+        let mut text = String::with_capacity(got * 8);
+        for us in delays.iter().flatten() {
+            text.push_str(&us.to_string());
+            text.push('\n');
+        }
+        std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
     Ok(())
 }
 
