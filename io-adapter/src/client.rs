@@ -84,10 +84,7 @@ impl<R: Runtime> Client<R> {
     /// Another session of the same server, by id: one of this node's, or in a cluster
     /// one that another node owns (then only `send` reaches it, through the bus).
     pub fn client(&self, id: SessionId) -> Option<Client<R>> {
-        let known = self
-            .engine
-            .query(|core| core.session(id).is_some() || core.is_remote(id));
-        known.then(|| Client::new(id, self.engine.clone()))
+        self.engine.client(id)
     }
 
     /// Sends to every other client (of every node, in a cluster).
@@ -99,12 +96,12 @@ impl<R: Runtime> Client<R> {
 
     /// Puts this session in `room` (made on first use); it leaves every room when it ends.
     pub fn join(&self, room: &str) -> Result<(), Error> {
-        self.engine.query_mut(|core| core.join(self.id, room))
+        self.engine.command(|core, _| core.join(self.id, room))
     }
 
     /// Takes this session out of `room`.
     pub fn leave(&self, room: &str) -> Result<(), Error> {
-        self.engine.query_mut(|core| core.leave(self.id, room))
+        self.engine.command(|core, _| core.leave(self.id, room))
     }
 
     /// The rooms this session is in, in the order it joined them.

@@ -25,14 +25,14 @@ use std::time::Instant;
 use bytes::Bytes;
 use io_core::{Close, ConnId, ConnectionInfo, Event, Response, Server, SessionId};
 
-/// One session's application data, by type.
-pub(crate) type SessionData =
-    Mutex<std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send + Sync>>>;
-
 use crate::callbacks::Callbacks;
 use crate::client::Client;
 use crate::verdict::Verdict;
 use crate::write::{coalesce, consume, FastMap, Slices};
+
+/// One session's application data, by type.
+pub(crate) type SessionData =
+    Mutex<std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send + Sync>>>;
 
 /// One accepted connection's socket, as the engine writes to it.
 pub trait Socket: Send + Sync + 'static {
@@ -195,6 +195,12 @@ impl<R: Runtime> Engine<R> {
         Some(d)
     }
 
+    /// A handle on `session`, if a message can reach it (here, or on another node).
+    pub(crate) fn client(self: &Arc<Self>, session: SessionId) -> Option<Client<R>> {
+        self.query(|core| core.reaches(session))
+            .then(|| Client::new(session, self.clone()))
+    }
+
     /// The cluster's bus, if the server has one.
     pub fn bus(&self) -> Option<&Arc<dyn crate::Bus>> {
         self.extras.bus.as_ref()
@@ -241,11 +247,6 @@ impl<R: Runtime> Engine<R> {
             self.dispatch();
         }
         out
-    }
-
-    /// Changes the core where nothing is written or produced (room membership).
-    pub fn query_mut<T>(&self, change: impl FnOnce(&mut Server) -> T) -> T {
-        change(&mut self.lock().core)
     }
 
     /// Reads the core without changing it.

@@ -81,9 +81,7 @@ impl<R: Adapter> Server<R> {
     /// message for a session another node owns (its id names the node) goes there. Give
     /// each node its own `Options::node_id`. Turns on `Options::cluster`.
     pub fn bus(mut self, bus: impl Bus) -> io::Result<Self> {
-        if !self.core.options().cluster {
-            self.set_option(|o| o.cluster = true)?;
-        }
+        self.set_option(|o| o.cluster = true)?;
         self.extras.bus = Some(Arc::new(bus));
         Ok(self)
     }
@@ -278,10 +276,7 @@ impl<R: Adapter> Handle<R> {
     /// The client with this session id: one of this node's, or in a cluster one that
     /// another node owns (then only `send` reaches it, through the bus, at most once).
     pub fn client(&self, id: SessionId) -> Option<Client<R>> {
-        let known = self
-            .engine
-            .query(|core| core.session(id).is_some() || core.is_remote(id));
-        known.then(|| Client::new(id, self.engine.clone()))
+        self.engine.client(id)
     }
 
     /// Sends to one session, here or (in a cluster) on the node that owns it.

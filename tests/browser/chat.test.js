@@ -4,7 +4,7 @@
 
 const assert = require('node:assert/strict');
 const { it, before, after } = require('node:test');
-const { ExampleServer, launchBrowser, newContext, saveArtifact } = require('./support');
+const { ExampleServer, launchBrowser, joinChat: join, saveArtifact } = require('./support');
 
 let browser;
 before(async () => {
@@ -14,19 +14,7 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-/** Opens the chat page in a context of its own and waits until it is connected. */
-async function joinChat(t, server, query = '') {
-  const context = await newContext(browser);
-  t.after(() => context.close());
-  const page = await context.newPage();
-  page.setDefaultTimeout(15000);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.errors = errors;
-  await page.goto(`${server.origin}/chat.html${query}`);
-  await page.locator('#status').filter({ hasText: /^connected over / }).waitFor();
-  return page;
-}
+const joinChat = (t, server, query) => join(browser, t, server, query);
 
 /** A name as the page derives it from a session id, between `before` and `after`. */
 function NAMED(before, after = '') {

@@ -199,6 +199,26 @@ function newContext(browser) {
 }
 
 /**
+ * Opens the chat demo's page in a context of its own and waits until it is connected. The
+ * page keeps its errors (`page.errors`) and every URL it asked for (`page.urls`, WebSockets
+ * included).
+ */
+async function joinChat(browser, t, server, query = '') {
+  const context = await newContext(browser);
+  t.after(() => context.close());
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.urls = [];
+  page.on('request', (r) => page.urls.push(r.url()));
+  page.on('websocket', (ws) => page.urls.push(ws.url()));
+  await page.goto(`${server.origin}/chat.html${query}`);
+  await page.locator('#status').filter({ hasText: /^connected over / }).waitFor();
+  return page;
+}
+
+/**
  * A plain HTTP server for pages of another origin: `pages` maps a path to its text (served
  * as JavaScript for a `.js` path, HTML otherwise). Returns
  * { origin, port, close() }.
@@ -456,6 +476,7 @@ module.exports = {
   startHttpOnlyProxy,
   launchBrowser,
   newContext,
+  joinChat,
   openTestPage,
   routeReferenceClient,
   testPage,

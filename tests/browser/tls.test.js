@@ -11,6 +11,7 @@ const {
   ExampleServer,
   launchBrowser,
   newContext,
+  joinChat: join,
   makeTestCertificate,
   saveArtifact,
   openSocket,
@@ -32,23 +33,7 @@ after(async () => {
   if (certificate) fs.rmSync(certificate.dir, { recursive: true, force: true });
 });
 
-async function joinChat(t, server, query = '') {
-  const context = await newContext(browser);
-  t.after(() => context.close());
-  const page = await context.newPage();
-  page.setDefaultTimeout(15000);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.errors = errors;
-  // What the page asked for, to see that nothing went out over plain http or ws.
-  const urls = [];
-  page.on('request', (r) => urls.push(r.url()));
-  page.on('websocket', (ws) => urls.push(ws.url()));
-  page.urls = urls;
-  await page.goto(`${server.origin}/chat.html${query}`);
-  await page.locator('#status').filter({ hasText: /^connected over / }).waitFor();
-  return page;
-}
+const joinChat = (t, server, query) => join(browser, t, server, query);
 
 async function say(page, text) {
   await page.locator('#text').fill(text);

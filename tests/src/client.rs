@@ -8,7 +8,7 @@ use io_core::websocket::rfc6455::{self, client_frame};
 use io_core::TransportKind;
 use serde_json::Value;
 
-use crate::raw::{form_data, request, Conn, Response, TIMEOUT};
+use crate::raw::{form_data, request, Conn, Head, Response, TIMEOUT};
 use crate::scripts::{item_payload, ANSWER, KEY1, KEY2, KEY3};
 use crate::stream::{item_len, Stream, StreamKind};
 use crate::transcript::{decode_frames, encode_frames, parse_json_string};
@@ -200,8 +200,8 @@ pub fn rfc6455_connect(addr: SocketAddr, path: &str) -> Conn {
     conn
 }
 
-/// Opens a hixie connection to `path` and reads the 101 (and the hixie-76 answer).
-pub fn hixie_connect(addr: SocketAddr, path: &str, draft76: bool) -> Conn {
+/// Sends a hixie handshake for `path` (with its key3 for draft 76) and reads the 101 head.
+pub fn hixie_handshake(addr: SocketAddr, path: &str, draft76: bool) -> (Conn, Head) {
     let mut conn = Conn::connect(addr);
     conn.send(&hixie_request(addr, path, draft76));
     if draft76 {
@@ -209,6 +209,38 @@ pub fn hixie_connect(addr: SocketAddr, path: &str, draft76: bool) -> Conn {
     }
     let head = conn.read_head();
     assert_eq!(head.status, 101, "{}", head.status_line);
+    (conn, head)
+}
+
+/// The location a hixie handshake for `path` is answered with (either draft's header).
+pub fn hixie_location(addr: SocketAddr, path: &str, draft76: bool) -> String {
+    let (_, head) = hixie_handshake(addr, path, draft76);
+    head.header("sec-websocket-location")
+        .or_else(|| head.header("websocket-location"))
+        .expect("a location")
+        .to_owned()
+}
+
+/// Sends large WebSocket messages on `conn` and never reads the echoes, until the server
+/// cuts it off (a write fails). Returns the bytes sent; panics after 30 s or 512 MiB.
+pub fn flood_until_cut_off(conn: &mut Conn, what: &str) -> usize {
+    let text = "x".repeat(60_000);
+    let frame = text_frame(&format!("~m~{}~m~{text}", text.len()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut sent = 0usize;
+    while conn.try_send(&frame).is_ok() {
+        sent += frame.len();
+        assert!(
+            Instant::now() < deadline && sent < 512 << 20,
+            "{what}: still not cut off after {sent} bytes"
+        );
+    }
+    sent
+}
+
+/// Opens a hixie connection to `path` and reads the 101 (and the hixie-76 answer).
+pub fn hixie_connect(addr: SocketAddr, path: &str, draft76: bool) -> Conn {
+    let (mut conn, _) = hixie_handshake(addr, path, draft76);
     if draft76 {
         assert_eq!(&conn.take(16, "hixie-76 answer")[..], ANSWER);
     }

@@ -2,12 +2,11 @@
 //! reading is cut off while the others go on, and a peer that half-closes still gets the
 //! answer it is owed.
 
-use std::time::{Duration, Instant};
-
-use tests::client::{read_frame, rfc6455_connect, text_frame, wait_until, Client, Kind};
+use tests::client::{Client, Kind};
 use tests::ours::{ours_on, test_options, Adapter};
 use tests::per_adapter;
 use tests::raw::{form_data, request, Conn, TIMEOUT};
+use tests::suite::check_slow_peer_cut_off;
 
 per_adapter!(
     a_peer_that_stops_reading_is_cut_off,
@@ -18,32 +17,7 @@ fn a_peer_that_stops_reading_is_cut_off(adapter: Adapter) {
     let mut options = test_options();
     options.limits.max_unwritten = 256 * 1024;
     let server = ours_on(adapter, "echo", options);
-    let addr = server.target.addr;
-    let mut reader = Client::open(addr, Kind::WebSocket);
-
-    // This one sends and sends, and never reads its echoes.
-    let mut slow = rfc6455_connect(addr, "/socket.io/websocket");
-    let _id = read_frame(&mut slow, TIMEOUT);
-    let text = "x".repeat(60_000);
-    let frame = text_frame(&format!("~m~{}~m~{text}", text.len()));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut sent = 0usize;
-    while slow.try_send(&frame).is_ok() {
-        sent += frame.len();
-        assert!(
-            Instant::now() < deadline && sent < 512 << 20,
-            "{adapter:?}: still not cut off after {sent} bytes"
-        );
-    }
-    // Far less than was sent came back before the connection ended.
-    let back = slow.read_to_close(TIMEOUT);
-    assert!(slow.is_eof(), "{adapter:?}: the connection ended");
-    assert!(back.len() < sent, "{adapter:?}: {} of {sent}", back.len());
-    assert!(
-        wait_until(TIMEOUT, || server.session_count() == 1),
-        "{adapter:?}: the slow session ended, the reader's did not"
-    );
-    reader.echo_each(&["still here", "and here"]);
+    check_slow_peer_cut_off(&server, &format!("{adapter:?}"));
 }
 
 fn a_half_closed_peer_gets_its_answer(adapter: Adapter) {

@@ -6,12 +6,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use tests::client::{
-    hixie_request, read_frame, rfc6455_connect, text_frame, wait_until, Client, Kind,
-};
+use tests::client::{hixie_location, read_frame, rfc6455_connect, Client, Kind};
 use tests::ours::{ours_tls, test_options, Adapter, Ours};
-use tests::raw::{Conn, TIMEOUT};
-use tests::scripts::KEY3;
+use tests::raw::TIMEOUT;
+use tests::suite::check_slow_peer_cut_off;
 use tests::tls;
 
 const TEXT: &str = "hello over TLS";
@@ -72,16 +70,6 @@ fn one_mebibyte_each_way_over_wss(adapter: Adapter) {
     client.echo_each(&[TEXT]);
 }
 
-/// The location line a hixie handshake answered with.
-fn location(conn: &mut Conn) -> String {
-    let head = conn.read_head();
-    assert_eq!(head.status, 101, "{}", head.status_line);
-    head.header("sec-websocket-location")
-        .or_else(|| head.header("websocket-location"))
-        .expect("a location")
-        .to_owned()
-}
-
 fn hixie_locations_say_wss(adapter: Adapter) {
     let server = server(adapter);
     let addr = server.target.addr;
@@ -90,13 +78,8 @@ fn hixie_locations_say_wss(adapter: Adapter) {
         ("/socket.io/flashsocket", true),
         ("/socket.io/websocket", false),
     ] {
-        let mut conn = Conn::connect(addr);
-        conn.send(&hixie_request(addr, path, draft76));
-        if draft76 {
-            conn.send(KEY3);
-        }
         assert_eq!(
-            location(&mut conn),
+            hixie_location(addr, path, draft76),
             format!("wss://{addr}{path}"),
             "{adapter:?}"
         );
@@ -115,30 +98,7 @@ fn a_peer_that_stops_reading_is_cut_off_through_tls(adapter: Adapter) {
     let mut options = test_options();
     options.limits.max_unwritten = 256 * 1024;
     let server = ours_tls(adapter, "echo", options, tls::server_config());
-    let addr = server.target.addr;
-    let mut reader = Client::open(addr, Kind::WebSocket);
-
-    let mut slow = rfc6455_connect(addr, "/socket.io/websocket");
-    let _id = read_frame(&mut slow, TIMEOUT);
-    let text = "x".repeat(60_000);
-    let frame = text_frame(&format!("~m~{}~m~{text}", text.len()));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut sent = 0usize;
-    while slow.try_send(&frame).is_ok() {
-        sent += frame.len();
-        assert!(
-            Instant::now() < deadline && sent < 512 << 20,
-            "{adapter:?}: still not cut off after {sent} bytes"
-        );
-    }
-    let back = slow.read_to_close(TIMEOUT);
-    assert!(slow.is_eof(), "{adapter:?}: the connection ended");
-    assert!(back.len() < sent, "{adapter:?}: {} of {sent}", back.len());
-    assert!(
-        wait_until(TIMEOUT, || server.session_count() == 1),
-        "{adapter:?}: the slow session ended, the reader's did not"
-    );
-    reader.echo_each(&["still here"]);
+    check_slow_peer_cut_off(&server, &format!("{adapter:?} over TLS"));
 }
 
 /// Everything a plain TCP connection gets until the server closes it, and how long that

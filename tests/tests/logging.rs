@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use log::Level;
-use tests::client::{rfc6455_connect, text_frame, wait_until, Client, Kind};
+use tests::client::{flood_until_cut_off, rfc6455_connect, wait_until, Client, Kind};
 use tests::logs::{capture, containing, Logged};
 use tests::ours::{ours_on, test_options, Adapter};
 
@@ -55,12 +55,7 @@ fn a_peer_cut_off_is_a_warning() {
     options.limits.max_unwritten = 64 * 1024;
     let server = ours_on(Adapter::Smol, "echo", options);
     let mut slow = rfc6455_connect(server.target.addr, "/socket.io/websocket");
-    let frame = text_frame(&format!("~m~20000~m~{}", "y".repeat(20_000)));
-    for _ in 0..2000 {
-        if slow.try_send(&frame).is_err() {
-            break;
-        }
-    }
+    flood_until_cut_off(&mut slow, "the slow peer");
     let port = server.target.addr.port();
     assert!(
         wait_until(Duration::from_secs(10), || !containing(

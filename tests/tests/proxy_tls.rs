@@ -2,11 +2,10 @@
 //! passes through it, hixie locations name the public `wss://` host, and a client's own
 //! address is what the per-address limit counts.
 
-use tests::client::{hixie_request, Client, Kind};
+use tests::client::{hixie_location, Client, Kind};
 use tests::nginx::{example_config, free_port, Nginx};
 use tests::ours::{ours_on, test_options, Adapter, Ours};
 use tests::raw::Conn;
-use tests::scripts::KEY3;
 use tests::tls;
 
 /// Our echo server on `adapter`, trusting nginx, and nginx in front of it over TLS.
@@ -62,17 +61,10 @@ fn hixie_locations_name_the_public_wss_host() {
         ("/socket.io/websocket", false),
         ("/socket.io/flashsocket", true),
     ] {
-        let mut conn = Conn::connect(public);
-        conn.send(&hixie_request(public, path, draft76));
-        if draft76 {
-            conn.send(KEY3);
-        }
-        let head = conn.read_head();
-        assert_eq!(head.status, 101, "{}", head.status_line);
-        let location = head
-            .header("sec-websocket-location")
-            .or_else(|| head.header("websocket-location"));
-        assert_eq!(location, Some(format!("wss://{public}{path}").as_str()));
+        assert_eq!(
+            hixie_location(public, path, draft76),
+            format!("wss://{public}{path}")
+        );
     }
 }
 

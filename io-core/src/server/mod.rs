@@ -366,6 +366,12 @@ impl Server {
         self.opts.cluster && session.node() != self.opts.node_id
     }
 
+    /// Whether a message can be sent to `session`: it lives here, or (in a cluster) on
+    /// another node.
+    pub fn reaches(&self, session: SessionId) -> bool {
+        self.sessions.contains_key(&session) || self.is_remote(session)
+    }
+
     /// Sends a message to every connected session but those in `except`, on this node and,
     /// with [`Options::cluster`] on, on the others. The frame is encoded once and shared.
     pub fn broadcast(&mut self, msg: &Message, except: &[SessionId], now: Instant) {
@@ -385,6 +391,11 @@ impl Server {
             .keys()
             .filter(|s| !except.contains(s))
             .collect();
+        self.deliver_to(targets, frame, now);
+    }
+
+    /// Delivers one frame to each of `targets`, each transport's wrapping built once.
+    fn deliver_to(&mut self, targets: Vec<SessionId>, frame: Bytes, now: Instant) {
         let mut payload = crate::transport::Payload::new(vec![frame]);
         for sid in targets {
             self.deliver_shared(sid, &mut payload, now);
@@ -451,11 +462,7 @@ impl Server {
             .copied()
             .filter(|s| !except.contains(s))
             .collect();
-        let mut payload = crate::transport::Payload::new(vec![frame]);
-        for sid in targets {
-            self.deliver_shared(sid, &mut payload, now);
-        }
-        self.finish(now);
+        self.deliver_to(targets, frame, now);
     }
 
     /// A publication another node put on the bus: a broadcast goes to the local sessions
