@@ -94,13 +94,19 @@ fn check(addr: std::net::SocketAddr, dropped: &AtomicUsize, seen: &Seen) {
     bob.send(&["hello"]);
     assert_eq!(bob.recv(1), ["bob #1"], "each session has its own");
 
-    // Rooms: ann and bob in `team`, cat in `lobby`.
+    // Rooms: ann and bob in `team`, cat in `lobby`. Each client's messages are handled in
+    // order, but two clients' in any order: each asks for its rooms, and so knows its joins
+    // are done, before the next step.
     ann.send(&["join team"]);
     bob.send(&["join team"]);
     cat.send(&["join lobby"]);
     ann.send(&["join lobby"]);
     ann.send(&["rooms"]);
     assert_eq!(ann.recv(1), ["team,lobby"]);
+    bob.send(&["rooms"]);
+    assert_eq!(bob.recv(1), ["team"]);
+    cat.send(&["rooms"]);
+    assert_eq!(cat.recv(1), ["lobby"]);
     ann.send(&["to team standup at ten"]);
     assert_eq!(bob.recv(1), ["ann in team: standup at ten"]);
     assert_eq!(
@@ -109,6 +115,8 @@ fn check(addr: std::net::SocketAddr, dropped: &AtomicUsize, seen: &Seen) {
         "not in team"
     );
     ann.send(&["leave lobby"]);
+    ann.send(&["rooms"]);
+    assert_eq!(ann.recv(1), ["team"]);
     bob.send(&["to lobby anyone?"]);
     assert_eq!(cat.recv(1), ["bob in lobby: anyone?"]);
     assert_eq!(
