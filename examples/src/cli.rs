@@ -49,6 +49,7 @@ pub struct Args {
 pub enum Adapter {
     Smol,
     Std,
+    Hyper,
 }
 
 impl Adapter {
@@ -57,6 +58,7 @@ impl Adapter {
         match self {
             Adapter::Smol => "io-smol",
             Adapter::Std => "io-std",
+            Adapter::Hyper => "io-hyper",
         }
     }
 }
@@ -78,7 +80,7 @@ impl Program {
         ];
         if self == Program::Server {
             lines.push("  --policy-port N   Flash policy port (default 843; 0 turns it off)");
-            lines.push("  --adapter NAME    smol or std (default smol)");
+            lines.push("  --adapter NAME    smol, std or hyper (default smol)");
             lines.push("  --tls-cert FILE   certificate chain (PEM): serve https and wss");
             lines.push("  --tls-key FILE    its private key (PEM)");
             lines
@@ -145,8 +147,12 @@ impl Args {
                     args.adapter = match p.value()?.string()?.as_str() {
                         "smol" => Adapter::Smol,
                         "std" => Adapter::Std,
+                        "hyper" => Adapter::Hyper,
                         other => {
-                            return Err(format!("unknown adapter {other:?}; use smol or std").into())
+                            return Err(format!(
+                                "unknown adapter {other:?}; use smol, std or hyper"
+                            )
+                            .into())
                         }
                     }
                 }
@@ -241,6 +247,12 @@ impl Args {
             }
             Adapter::Smol => {
                 let server = io_smol::Server::bind(self.addr(), self.options())?;
+                let handle = self.start(server, tls, &app)?;
+                smol::block_on(handle.stopped());
+                Ok(())
+            }
+            Adapter::Hyper => {
+                let server = io_hyper::Server::bind(self.addr(), self.options())?;
                 let handle = self.start(server, tls, &app)?;
                 smol::block_on(handle.stopped());
                 Ok(())

@@ -41,6 +41,12 @@ pub trait Socket: Send + Sync + 'static {
     fn try_write(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     /// Shuts both directions at once; a reader waiting on it wakes up.
     fn close(&self);
+    /// Closes at once, dropping what is still on its way: the peer broke a limit, or the
+    /// connection failed. A socket that holds bytes of its own (an in-memory pipe to
+    /// another HTTP stack) drops them here; one that does not just closes.
+    fn abort(&self) {
+        self.close();
+    }
 }
 
 /// What an adapter provides: its sockets and the few things only it can start or wake.
@@ -201,6 +207,14 @@ impl<R: Runtime> Engine<R> {
             .then(|| Client::new(session, self.clone()))
     }
 
+    /// Whether the server speaks TLS on its connections itself (`Server::tls`).
+    pub fn speaks_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.extras.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// The cluster's bus, if the server has one.
     pub fn bus(&self) -> Option<&Arc<dyn crate::Bus>> {
         self.extras.bus.as_ref()
@@ -306,7 +320,7 @@ impl<R: Runtime> Engine<R> {
     pub fn failed(self: &Arc<Self>, conn: ConnId) {
         let socket = self.lock().conns.remove(&conn).map(|o| o.socket);
         if let Some(s) = socket {
-            s.close();
+            s.abort();
         }
         self.command(|core, now| core.handle_closed(conn, now));
     }
@@ -382,7 +396,7 @@ impl<R: Runtime> Engine<R> {
                 continue;
             };
             if close == Some(Close::Abort) {
-                out.socket.close();
+                out.socket.abort();
                 st.conns.remove(&conn);
                 continue;
             }
@@ -493,7 +507,7 @@ fn settle<S: Socket>(st: &mut State<S>, conn: ConnId, flushed: io::Result<Flushe
             }
         }
         Err(_) => {
-            out.socket.close();
+            out.socket.abort();
             st.conns.remove(&conn);
             st.core.handle_closed(conn, now);
         }
@@ -629,7 +643,7 @@ impl<S: Socket> State<S> {
                 .and_then(|out| out.tls.as_ref())
                 .is_some_and(|s| s.is_handshaking());
             if let Some(out) = stalled.then(|| self.conns.remove(&conn)).flatten() {
-                out.socket.close();
+                out.socket.abort();
                 self.core.handle_closed(conn, now);
             }
         }

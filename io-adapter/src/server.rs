@@ -23,8 +23,10 @@ pub trait Adapter: Runtime + Default {
     type Run;
     /// What [`Handle::stopped`] returns: a future to await, or nothing after blocking.
     type Stopped;
-    /// Starts accepting connections on `listener`, and the timer.
-    fn start(engine: &Arc<Engine<Self>>, listener: TcpListener) -> io::Result<()>;
+    /// Starts accepting connections on `listener`, and the timer. Without a listener
+    /// ([`Server::new`]) the server is served from inside another HTTP server: an adapter
+    /// that cannot do that returns an error.
+    fn start(engine: &Arc<Engine<Self>>, listener: Option<TcpListener>) -> io::Result<()>;
     /// Stops accepting and the timer, once the server has shut down.
     fn stop(engine: &Arc<Engine<Self>>);
     /// Runs until the server shuts down.
@@ -35,10 +37,23 @@ pub trait Adapter: Runtime + Default {
     fn stopped(handle: &Handle<Self>) -> Self::Stopped;
 }
 
+/// For an adapter that serves only a port of its own: the listener, or the error that
+/// says a server without one ([`Server::new`]) cannot run on it.
+pub fn own_port(listener: Option<TcpListener>) -> io::Result<TcpListener> {
+    listener.ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this adapter serves a port of its own: bind one (Server::bind); \
+             io-hyper serves from inside another HTTP server",
+        )
+    })
+}
+
 /// A server bound to an address, not yet running. Set the callbacks, then
 /// [`run`](Self::run) or [`spawn`](Self::spawn).
 pub struct Server<R: Adapter> {
-    listener: TcpListener,
+    /// `None` when the server has no port of its own ([`Server::new`]).
+    listener: Option<TcpListener>,
     core: io_core::Server,
     callbacks: Callbacks<Client<R>, Verdict<R>>,
     runtime: PhantomData<R>,
@@ -53,10 +68,19 @@ impl<R: Adapter> Server<R> {
 
     /// Serves on a listener the application already has.
     pub fn from_listener(listener: TcpListener, options: Options) -> io::Result<Self> {
+        let mut server = Self::new(options)?;
+        server.listener = Some(listener);
+        Ok(server)
+    }
+
+    /// A server without a port of its own, for an adapter that serves it from inside
+    /// another HTTP server (io-hyper's service in a hyper or axum application). The other
+    /// adapters refuse to start it.
+    pub fn new(options: Options) -> io::Result<Self> {
         let core = io_core::Server::new(options)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         Ok(Server {
-            listener,
+            listener: None,
             core,
             callbacks: Callbacks::default(),
             runtime: PhantomData,
@@ -64,9 +88,16 @@ impl<R: Adapter> Server<R> {
         })
     }
 
-    /// Where the server listens; with port 0, the port the OS picked.
+    /// Where the server listens; with port 0, the port the OS picked. An error for a
+    /// server without a port of its own ([`Server::new`]).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
+        match &self.listener {
+            Some(l) => l.local_addr(),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "this server is served from inside another server and has no port of its own",
+            )),
+        }
     }
 
     /// Speaks TLS on every connection: https and wss. The core hears that each connection
@@ -166,9 +197,15 @@ impl<R: Adapter> Server<R> {
 
     /// Starts the server and returns at once.
     pub fn spawn(self) -> io::Result<Handle<R>> {
-        let local_addr = self.listener.local_addr()?;
+        let local_addr = match &self.listener {
+            Some(l) => l.local_addr()?,
+            None => SocketAddr::from(([0, 0, 0, 0], 0)),
+        };
         let options = self.core.options();
-        let policy_port = options.flash_policy_server;
+        // A server inside another one binds no port of its own, the policy's included.
+        let policy_port = options
+            .flash_policy_server
+            .filter(|_| self.listener.is_some());
         let doc = self.core.policy_document();
         // The original's flashPolicyServer: if its port cannot be bound, say so and rely on
         // the inline answers.
@@ -229,7 +266,8 @@ impl<R: Adapter> Clone for Handle<R> {
 }
 
 impl<R: Adapter> Handle<R> {
-    /// Where the server listens; with port 0, the port the OS picked.
+    /// Where the server listens; with port 0, the port the OS picked. The unspecified
+    /// address `0.0.0.0:0` for a server without a port of its own ([`Server::new`]).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }

@@ -245,7 +245,8 @@ impl io_adapter::Adapter for Smol {
     type Run = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
     type Stopped = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-    fn start(engine: &Arc<Engine<Self>>, listener: TcpListener) -> io::Result<()> {
+    fn start(engine: &Arc<Engine<Self>>, listener: Option<TcpListener>) -> io::Result<()> {
+        let listener = io_adapter::server::own_port(listener)?;
         let listener = Async::new(listener)?;
         let rt = engine.runtime();
         let poll = lock_poll(rt)

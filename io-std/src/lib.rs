@@ -142,7 +142,8 @@ impl io_adapter::Adapter for Threads {
     type Run = io::Result<()>;
     type Stopped = ();
 
-    fn start(engine: &Arc<Engine<Self>>, listener: TcpListener) -> io::Result<()> {
+    fn start(engine: &Arc<Engine<Self>>, listener: Option<TcpListener>) -> io::Result<()> {
+        let listener = io_adapter::server::own_port(listener)?;
         let rt = engine.runtime();
         *lock(&rt.local_addr) = listener.local_addr().ok();
         let e = engine.clone();

@@ -19,9 +19,16 @@ pub enum Adapter {
     Std,
     /// The hand-written event loop of `examples/src/custom_loop.rs`; it plays echo only.
     CustomLoop,
+    /// io-hyper on a port of its own: hyper parses the requests.
+    Hyper,
 }
 
-pub const ADAPTERS: [Adapter; 3] = [Adapter::Smol, Adapter::Std, Adapter::CustomLoop];
+pub const ADAPTERS: [Adapter; 4] = [
+    Adapter::Smol,
+    Adapter::Std,
+    Adapter::CustomLoop,
+    Adapter::Hyper,
+];
 
 impl Adapter {
     /// Whether this driver can run the example `mode`.
@@ -34,6 +41,7 @@ enum Running {
     Smol(io_smol::Handle),
     Std(io_std::Handle),
     CustomLoop(examples::custom_loop::Handle, Mutex<Option<JoinHandle<()>>>),
+    Hyper(io_hyper::Handle),
 }
 
 /// A running server of ours; shut down on drop.
@@ -49,6 +57,10 @@ impl Ours {
     pub fn shutdown(&self) {
         match &self.running {
             Running::Smol(h) => {
+                h.shutdown();
+                smol::block_on(h.stopped());
+            }
+            Running::Hyper(h) => {
                 h.shutdown();
                 smol::block_on(h.stopped());
             }
@@ -78,6 +90,7 @@ impl Ours {
         match &self.running {
             Running::Smol(h) => h.engine().query(|core| core.timer_count()),
             Running::Std(h) => h.engine().query(|core| core.timer_count()),
+            Running::Hyper(h) => h.engine().query(|core| core.timer_count()),
             Running::CustomLoop(h, _) => h.timers(),
         }
     }
@@ -87,6 +100,7 @@ impl Ours {
         match &self.running {
             Running::Smol(h) => h.clients().len(),
             Running::Std(h) => h.clients().len(),
+            Running::Hyper(h) => h.clients().len(),
             Running::CustomLoop(h, _) => h.sessions(),
         }
     }
@@ -149,6 +163,15 @@ fn start(adapter: Adapter, mode: &str, options: Options, tls: Option<TlsConfig>)
                 None => server,
             };
             Running::Std(app(mode, server).spawn().expect("start the server"))
+        }
+        Adapter::Hyper => {
+            assert!(
+                tls.is_none(),
+                "io-hyper leaves TLS to the server it runs in"
+            );
+            let server = io_hyper::Server::from_listener(listener, options).expect("valid options");
+            let server = server.on_disconnect(counting(&disconnects));
+            Running::Hyper(app(mode, server).spawn().expect("start the server"))
         }
         Adapter::CustomLoop => {
             assert_eq!(mode, "echo", "the custom loop plays echo only");

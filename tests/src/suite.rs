@@ -33,6 +33,11 @@ macro_rules! per_adapter {
                 fn custom_loop() {
                     super::$name($crate::ours::Adapter::CustomLoop)
                 }
+                #[test]
+                $(#[$attr])*
+                fn hyper() {
+                    super::$name($crate::ours::Adapter::Hyper)
+                }
             }
         )*
     };

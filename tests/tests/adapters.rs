@@ -29,7 +29,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn policy_listener_answers_the_probe() {
-    for adapter in [Adapter::Smol, Adapter::Std] {
+    for adapter in [Adapter::Smol, Adapter::Std, Adapter::Hyper] {
         let mut options = test_options();
         let port = free_port();
         options.flash_policy_server = Some(port);
@@ -50,7 +50,7 @@ fn policy_listener_answers_the_probe() {
 
 #[test]
 fn unbindable_policy_port_is_logged_and_answered_inline() {
-    for adapter in [Adapter::Smol, Adapter::Std] {
+    for adapter in [Adapter::Smol, Adapter::Std, Adapter::Hyper] {
         tests::logs::capture();
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
@@ -121,6 +121,21 @@ fn smol_shutdown_ends_every_session_with_one_disconnect() {
     let reasons = Reasons::default();
     let sink = reasons.clone();
     let handle = io_smol::Server::bind("127.0.0.1:0", test_options())
+        .unwrap()
+        .on_disconnect(move |c, r| sink.lock().unwrap().push((c.session_id(), r)))
+        .spawn()
+        .unwrap();
+    let streams = open_streams(handle.local_addr());
+    handle.shutdown();
+    smol::block_on(handle.stopped());
+    assert_shut_down(&reasons.lock().unwrap(), streams);
+}
+
+#[test]
+fn hyper_shutdown_ends_every_session_with_one_disconnect() {
+    let reasons = Reasons::default();
+    let sink = reasons.clone();
+    let handle = io_hyper::Server::bind("127.0.0.1:0", test_options())
         .unwrap()
         .on_disconnect(move |c, r| sink.lock().unwrap().push((c.session_id(), r)))
         .spawn()

@@ -123,6 +123,17 @@ fn handshakes_are_authorized_on_io_smol() {
 }
 
 #[test]
+fn handshakes_are_authorized_on_io_hyper() {
+    let users = Arc::new(Mutex::new(Vec::new()));
+    let server = io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = guarded(server, users.clone()).spawn().unwrap();
+    check(addr, &users);
+    assert_eq!(handle.metrics().refused, 5);
+    handle.shutdown();
+}
+
+#[test]
 fn handshakes_are_authorized_on_io_std() {
     let users = Arc::new(Mutex::new(Vec::new()));
     let server = io_std::Server::bind("127.0.0.1:0", test_options()).unwrap();

