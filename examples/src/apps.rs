@@ -87,8 +87,10 @@ fn html(body: &'static str) -> Response {
     Response::with_body(200, "text/html; charset=UTF-8", body)
 }
 
-const WELCOME: &str = include_str!("../static/index.html");
-const CHAT: &str = include_str!("../static/chat.html");
+/// The chat demo's welcome page.
+pub const WELCOME: &str = include_str!("../static/index.html");
+/// The chat demo's chat page.
+pub const CHAT: &str = include_str!("../static/chat.html");
 
 fn as_json(msg: Message) -> Value {
     match msg {

@@ -63,12 +63,13 @@ impl Adapter {
     }
 }
 
-/// Which flags a program honours: every example server takes them all but the custom loop,
-/// which has no adapter to choose and no standalone policy listener.
+/// Which flags a program honours: every example server takes them all but those that run
+/// inside a loop of their own (the custom loop, the axum application), which have no
+/// adapter to choose, no standalone policy listener, no TLS and no cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Program {
     Server,
-    CustomLoop,
+    Embedded,
 }
 
 impl Program {
@@ -385,7 +386,7 @@ mod tests {
     #[test]
     fn the_custom_loop_refuses_the_flags_it_would_ignore() {
         let parse = |args: &[&str]| {
-            Args::parse_from(Program::CustomLoop, lexopt::Parser::from_args(args.iter().copied()))
+            Args::parse_from(Program::Embedded, lexopt::Parser::from_args(args.iter().copied()))
         };
         let a = parse(&["--port", "9000", "--quiet", "--sessions-per-peer", "0"]).unwrap();
         assert_eq!(
@@ -394,7 +395,7 @@ mod tests {
         );
         assert!(parse(&["--adapter", "std"]).is_err());
         assert!(parse(&["--policy-port", "0"]).is_err());
-        assert!(!Program::CustomLoop.usage().contains("--adapter"));
+        assert!(!Program::Embedded.usage().contains("--adapter"));
         assert!(Program::Server.usage().contains("--adapter"));
     }
 

@@ -4,6 +4,7 @@
 //! these.
 
 pub mod apps;
+pub mod axum_chat;
 pub mod cli;
 pub mod custom_loop;
 pub mod logger;

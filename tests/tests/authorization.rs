@@ -19,6 +19,12 @@ fn guarded<R: Adapter>(server: Server<R>, users: Arc<Mutex<Vec<String>>>) -> Ser
         .keep_handshakes()
         .unwrap()
         .on_authorize(|h, verdict| {
+            // Every handshake comes from this machine, from a port of the client's own.
+            assert!(
+                h.peer.ip().is_loopback() && h.peer.port() != 0,
+                "the peer address: {}",
+                h.peer
+            );
             let ok = h.cookie("token") == Some("good");
             let decide = move || {
                 if ok {
@@ -128,6 +134,40 @@ fn handshakes_are_authorized_on_io_hyper() {
     let server = io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap();
     let addr = server.local_addr().unwrap();
     let handle = guarded(server, users.clone()).spawn().unwrap();
+    check(addr, &users);
+    assert_eq!(handle.metrics().refused, 5);
+    handle.shutdown();
+}
+
+/// Mounted in an axum application (the service, not a port of its own): the same checks,
+/// and each handshake carries the client's own address from axum's connection info.
+#[test]
+fn handshakes_are_authorized_inside_axum() {
+    use axum::extract::ConnectInfo;
+    let users = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let guarded_users = users.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let server = guarded(
+                io_hyper::Server::new(test_options()).unwrap(),
+                guarded_users,
+            );
+            let (socketio, handle) = io_hyper::SocketIo::mount(server).unwrap();
+            let socketio =
+                socketio.peer_addr(|ext| ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0));
+            let app = axum::Router::new().route_service("/socket.io/{*rest}", socketio);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send((listener.local_addr().unwrap(), handle)).unwrap();
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    let (addr, handle) = rx.recv().unwrap();
     check(addr, &users);
     assert_eq!(handle.metrics().refused, 5);
     handle.shutdown();

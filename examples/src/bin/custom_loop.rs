@@ -9,7 +9,7 @@ use examples::custom_loop::Loop;
 
 fn main() -> std::io::Result<()> {
     let args =
-        Args::parse_from(Program::CustomLoop, lexopt::Parser::from_env()).unwrap_or_else(|e| {
+        Args::parse_from(Program::Embedded, lexopt::Parser::from_env()).unwrap_or_else(|e| {
             eprintln!("custom_loop: {e} (try --help)");
             std::process::exit(2)
         });
