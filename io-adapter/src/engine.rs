@@ -325,6 +325,17 @@ impl<R: Runtime> Engine<R> {
         self.command(|core, now| core.handle_closed(conn, now));
     }
 
+    /// The adapter is done with the connection (one request's exchange is over, in an
+    /// adapter that gives each request a connection of its own): the core forgets it, and
+    /// its socket is closed, not aborted.
+    pub fn closed(self: &Arc<Self>, conn: ConnId) {
+        let socket = self.lock().conns.remove(&conn).map(|o| o.socket);
+        if let Some(s) = socket {
+            s.close();
+        }
+        self.command(|core, now| core.handle_closed(conn, now));
+    }
+
     /// For the timer: handles the deadlines that have passed and returns the next one,
     /// which the timer then sleeps until (or until [`Runtime::wake_timer`]).
     pub fn tick(self: &Arc<Self>) -> Option<Instant> {

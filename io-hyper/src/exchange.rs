@@ -42,8 +42,12 @@ pub struct Exchange {
 impl Exchange {
     /// A new connection in the core for one request (or a connection hyper does not
     /// serve); `None` once the server has shut down.
-    pub fn open(engine: &Arc<Engine<Hyper>>, info: ConnectionInfo) -> Option<Exchange> {
-        let pipe = Arc::new(Pipe::default());
+    pub fn open(
+        engine: &Arc<Engine<Hyper>>,
+        info: ConnectionInfo,
+        socket: Option<Arc<tokio::net::TcpStream>>,
+    ) -> Option<Exchange> {
+        let pipe = Arc::new(Pipe::new(socket));
         let conn = engine.accept(pipe.clone(), info)?;
         Some(Exchange {
             engine: engine.clone(),
@@ -68,7 +72,7 @@ impl Drop for Exchange {
         self.pipe.hang_up();
         // The answer is out, or nobody is left to read it: either way the core's connection
         // for this request is over (a no-op when the core closed it itself).
-        self.engine.failed(self.conn);
+        self.engine.closed(self.conn);
     }
 }
 
@@ -93,7 +97,8 @@ where
     B::Error: std::fmt::Display,
 {
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let Some(exchange) = Exchange::open(&engine, info) else {
+    let socket = eof.as_ref().map(|e| e.0.clone());
+    let Some(exchange) = Exchange::open(&engine, info, socket) else {
         return Answer::Unanswered;
     };
     let conn = exchange.conn;

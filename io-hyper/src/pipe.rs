@@ -8,11 +8,12 @@
 //! write was refused for.
 
 use std::io::{self, IoSlice};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Bytes, BytesMut};
 use io_adapter::Socket;
+use tokio::net::TcpStream;
 
 /// The bytes a pipe holds before it refuses more: what a kernel's send buffer would.
 pub const ROOM: usize = 64 * 1024;
@@ -21,6 +22,10 @@ pub const ROOM: usize = 64 * 1024;
 #[derive(Debug, Default)]
 pub struct Pipe {
     state: Mutex<State>,
+    /// The connection under hyper, when the server owns it: shut at once when the core
+    /// cuts the exchange off, so that hyper, stuck writing to a peer that does not read,
+    /// lets go of it too.
+    socket: Option<Arc<TcpStream>>,
 }
 
 #[derive(Debug, Default)]
@@ -56,6 +61,14 @@ pub enum Take {
 }
 
 impl Pipe {
+    /// A pipe for an exchange on `socket` (when the server owns the connection).
+    pub(crate) fn new(socket: Option<Arc<TcpStream>>) -> Self {
+        Pipe {
+            state: Mutex::default(),
+            socket,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -146,5 +159,8 @@ impl Socket for Pipe {
 
     fn abort(&self) {
         self.end(End::Aborted);
+        if let Some(socket) = &self.socket {
+            let _ = socket2::SockRef::from(&**socket).shutdown(std::net::Shutdown::Both);
+        }
     }
 }

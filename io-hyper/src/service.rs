@@ -229,7 +229,8 @@ async fn serve_connection(service: SocketIo, stream: TcpStream) {
                     let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
                     (unknown, unknown)
                 });
-                if let Some(exchange) = Exchange::open(&engine, ConnectionInfo::new(peer, local)) {
+                let info = ConnectionInfo::new(peer, local);
+                if let Some(exchange) = Exchange::open(&engine, info, None) {
                     crate::bridge::bridge(stream, exchange, bytes::BytesMut::new()).await;
                 }
                 return;
