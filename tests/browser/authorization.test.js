@@ -29,7 +29,7 @@ function countHandshakes(page) {
   return seen;
 }
 
-for (const adapter of ['smol', 'std']) {
+for (const adapter of ['smol', 'std', 'hyper']) {
   it(`without the cookie our client gets connect_failed with the reason, once (io-${adapter})`, { timeout: 40000 }, (t) =>
     withEchoPage(browser, t, async (server, page) => {
       const handshakes = countHandshakes(page);

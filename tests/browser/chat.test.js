@@ -140,3 +140,31 @@ it('the chat works over every transport, shows JSON as JSON, and a reconnect doe
     throw e;
   }
 });
+
+it('the chat inside an axum application: its own route and the chat on one port, over websocket and xhr-polling', { timeout: 45000 }, async (t) => {
+  const server = new ExampleServer('axum-chat', { embedded: true });
+  t.after(() => server.stop());
+  await server.start();
+  try {
+    const alice = await joinChat(t, server);
+    const bob = await joinChat(t, server, '?transport=xhr-polling');
+    assert.match(await alice.locator('#status').textContent(), NAMED('connected over websocket as '));
+    assert.match(await bob.locator('#status').textContent(), NAMED('connected over xhr-polling as '));
+    await say(alice, 'through axum 🦀');
+    await bob.locator('#chat p').filter({ hasText: 'through axum 🦀' }).waitFor();
+    await say(bob, 'polling through axum');
+    await alice.locator('#chat p').filter({ hasText: 'polling through axum' }).waitFor();
+    // The application's own route, on the same port, counts both pages' sessions.
+    const status = await alice.evaluate(async () => (await fetch('/api/status')).json());
+    assert.deepEqual(status, { sessions: 2 });
+    assert.ok(
+      alice.urls.some((u) => u.startsWith(`ws://127.0.0.1:${server.port}/socket.io/websocket`)),
+      'a real WebSocket to the same port'
+    );
+    await alice.screenshot({ path: saveArtifact('chat-axum.png'), fullPage: true });
+    assert.deepEqual([...alice.errors, ...bob.errors], []);
+  } catch (e) {
+    e.message += `\n--- server log (end) ---\n${server.log.slice(-3000)}`;
+    throw e;
+  }
+});

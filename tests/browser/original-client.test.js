@@ -28,12 +28,12 @@ after(async () => {
   if (browser) await browser.close();
 });
 
-function withEcho(t, body) {
+function withEcho(t, body, adapter) {
   return withEchoPage(browser, t, async (server, page) => {
     // Make sure this is the original client and not ours.
     assert.equal(await page.evaluate(() => typeof window.io.codec), 'undefined', 'the original client is loaded');
     await body(server, page);
-  }, { reference: true });
+  }, { reference: true, adapter });
 }
 
 async function exchange(page) {
@@ -43,7 +43,8 @@ async function exchange(page) {
   assert.deepEqual(await waitForMessages(page, 'a', 3), [TEXT, OBJECT, EMOJI]);
 }
 
-describe('the original 0.6 client', { concurrency: true }, () => {
+// io-smol, and io-hyper (where hyper parses each request and answers the upgrades).
+for (const adapter of ['smol', 'hyper']) describe(`the original 0.6 client (io-${adapter})`, { concurrency: true }, () => {
   it('connects over websocket at once, with its default transports', { timeout: 30000 }, (t) =>
     withEcho(t, async (server, page) => {
       const started = Date.now();
@@ -60,7 +61,7 @@ describe('the original 0.6 client', { concurrency: true }, () => {
       assert.match(server.log, /speaks RFC 6455/);
       await exchange(page);
       assert.deepEqual(await page.evaluate(() => window.H.sockets.a.errors), []);
-    })
+    }, adapter)
   );
 
   it('stays connected over websocket across heartbeats', { timeout: 40000 }, (t) =>
@@ -73,7 +74,7 @@ describe('the original 0.6 client', { concurrency: true }, () => {
       const events = await page.evaluate(() => window.H.sockets.a.events.map((e) => e[0]));
       assert.deepEqual(events, ['connecting', 'connect']);
       await exchange(page);
-    })
+    }, adapter)
   );
 
   for (const transport of ['xhr-polling', 'jsonp-polling']) {
@@ -88,7 +89,7 @@ describe('the original 0.6 client', { concurrency: true }, () => {
         await page.evaluate((list) => list.forEach((m) => window.H.sockets.a.socket.send(m)), burst);
         const all = await waitForMessages(page, 'a', 3 + burst.length);
         assert.deepEqual(all.slice(3), burst);
-      })
+      }, adapter)
     );
   }
 });

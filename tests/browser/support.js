@@ -112,7 +112,7 @@ function makeTestCertificate() {
 }
 
 /**
- * One example server binary (`chat`, `echo`, `broadcast`). `start()` runs it on `port`
+ * One example server binary (`chat`, `echo`, `broadcast`, `axum-chat`). `start()` runs it on `port`
  * (a free one by default) and waits until it listens; `stop()` ends it; `start()` again
  * brings it back on the same port. The log (stderr and stdout) is kept for failure reports.
  */
@@ -126,6 +126,9 @@ class ExampleServer {
     this.tls = options.tls || null;
     // More flags for the server (`--require-cookie token=good`, say).
     this.extraArgs = options.args || [];
+    // A program that serves from inside another server (axum-chat): it takes no
+    // --adapter and no --policy-port.
+    this.embedded = options.embedded || false;
     this.proc = null;
     this.log = '';
   }
@@ -139,8 +142,9 @@ class ExampleServer {
     if (!this.port) this.port = await freePort();
     // Debug records too: the tests read some (which WebSocket flavour a client spoke), and a
     // failure report shows them.
-    const args = ['--port', String(this.port), '--host', '127.0.0.1', '--policy-port', '0', '--log-level', 'debug'];
-    args.push('--adapter', this.adapter);
+    const args = ['--port', String(this.port), '--host', '127.0.0.1', '--log-level', 'debug'];
+    // A server inside another's loop (axum-chat) has no adapter to pick and no policy port.
+    if (!this.embedded) args.push('--policy-port', '0', '--adapter', this.adapter);
     if (this.tls) args.push('--tls-cert', this.tls.cert, '--tls-key', this.tls.key);
     args.push(...this.extraArgs);
     const proc = spawn(this.file, args, { stdio: ['ignore', 'pipe', 'pipe'] });

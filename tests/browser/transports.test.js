@@ -20,7 +20,7 @@ const {
 
 const TRANSPORTS = ['websocket', 'xhr-polling', 'jsonp-polling', 'htmlfile', 'xhr-multipart'];
 const STREAMS = ['websocket', 'htmlfile', 'xhr-multipart'];
-const ADAPTERS = ['smol', 'std'];
+const ADAPTERS = ['smol', 'std', 'hyper'];
 const TEXT = 'plain text, with "quotes", ~m~ and ~j~ inside';
 const EMOJI = 'héllo wörld 😀👋🏽 — ∑ 中文';
 const OBJECT = { text: 'ünïcode 🎉', n: 42, f: 1.5, list: [1, 'two', null, true], nested: { a: { b: [] } } };
