@@ -81,6 +81,15 @@ impl<R: Runtime> Client<R> {
         self.engine.query(|core| core.handshake(self.id).cloned())
     }
 
+    /// The latest request that attached a transport to this session (each poll, a stream,
+    /// a WebSocket connecting again; the handshake until another comes): its cookies and
+    /// the client's address now. Only with
+    /// [`Server::keep_latest_requests`](crate::Server::keep_latest_requests).
+    pub fn latest_request(&self) -> Option<Handshake> {
+        self.engine
+            .query(|core| core.latest_request(self.id).cloned())
+    }
+
     /// Another session of the same server, by id: one of this node's, or in a cluster
     /// one that another node owns (then only `send` reaches it, through the bus).
     pub fn client(&self, id: SessionId) -> Option<Client<R>> {

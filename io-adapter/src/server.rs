@@ -156,6 +156,14 @@ impl<R: Adapter> Server<R> {
         Ok(self)
     }
 
+    /// Keeps, for each session, the latest request that attached a transport to it (a poll,
+    /// a stream, a WebSocket connecting again), for [`Client::latest_request`] to read.
+    /// Turns on `Options::keep_latest_requests`.
+    pub fn keep_latest_requests(mut self) -> io::Result<Self> {
+        self.set_option(|o| o.keep_latest_requests = true)?;
+        Ok(self)
+    }
+
     /// Rebuilds the core (not started yet) with an option changed.
     fn set_option(&mut self, change: impl FnOnce(&mut Options)) -> io::Result<()> {
         let mut options = self.core.options().clone();

@@ -121,6 +121,9 @@ pub(crate) struct Conn {
     /// The handshake of the session this connection is making, to keep with it
     /// (`Options::keep_handshakes`).
     pub handshake: Option<Box<crate::handshake::Handshake>>,
+    /// The WebSocket request attaching a session over this connection, until it attaches
+    /// (`Options::keep_latest_requests`): hixie-76 attaches after its key3, the request gone.
+    pub attaching: Option<Box<crate::handshake::Handshake>>,
     pub info: ConnectionInfo,
 }
 
@@ -136,6 +139,7 @@ impl Conn {
             unwritten: 0,
             admitted: false,
             handshake: None,
+            attaching: None,
             info,
         }
     }

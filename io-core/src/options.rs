@@ -138,6 +138,11 @@ pub struct Options {
     /// ([`Server::handshake`](crate::Server::handshake)): its headers, cookies, query and
     /// client address. Off, a session costs no memory for it.
     pub keep_handshakes: bool,
+    /// Keep, for each session, the latest request that attached a transport to it (a poll,
+    /// a stream, a WebSocket connecting again) for the application to read
+    /// ([`Server::latest_request`](crate::Server::latest_request)): its cookies or address
+    /// may have changed since the handshake. Off, attaching costs nothing more.
+    pub keep_latest_requests: bool,
     transport_options: [TransportOptions; TransportKind::COUNT],
 }
 
@@ -158,6 +163,7 @@ impl Options {
             cluster: false,
             authorize: false,
             keep_handshakes: false,
+            keep_latest_requests: false,
             transport_options: TransportKind::ALL.map(TransportOptions::defaults),
         }
     }
@@ -215,6 +221,7 @@ impl fmt::Debug for Options {
             .field("cluster", &self.cluster)
             .field("authorize", &self.authorize)
             .field("keep_handshakes", &self.keep_handshakes)
+            .field("keep_latest_requests", &self.keep_latest_requests)
             .field("transport_options", &self.transport_options)
             .finish_non_exhaustive()
     }

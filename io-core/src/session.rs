@@ -193,6 +193,8 @@ pub(crate) struct Session {
     pub heartbeat_counter: u64,
     /// The request that made it, with `Options::keep_handshakes`.
     pub handshake: Option<Box<crate::handshake::Handshake>>,
+    /// The latest request that attached a transport, with `Options::keep_latest_requests`.
+    pub latest: Option<Box<crate::handshake::Handshake>>,
 }
 
 impl Session {
@@ -208,6 +210,7 @@ impl Session {
             heartbeat: Heartbeat::Off,
             heartbeat_counter: 0,
             handshake: None,
+            latest: None,
         }
     }
 

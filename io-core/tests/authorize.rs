@@ -150,3 +150,79 @@ fn a_drain_sends_waiting_handshakes_elsewhere() {
     );
     assert_eq!(b.server.session_count(), 0);
 }
+
+/// With `Options::keep_latest_requests`, each request that attaches a transport replaces the
+/// last one: the handshake first, then each poll, then a WebSocket (hixie-76 included, which
+/// attaches only after its key3); the handshake itself stays as it was.
+#[test]
+fn the_latest_attaching_request_is_kept_on_demand() {
+    let mut opts = Options::default();
+    opts.keep_handshakes = true;
+    opts.keep_latest_requests = true;
+    let mut b = Bench::new(opts);
+    let c = b.open(get_with("/socket.io/xhr-polling//1", "Cookie: n=0\r\n"));
+    let sid = session_id(&b.response(c).body_text());
+    let cookie = |b: &Bench| {
+        let latest = b.server.latest_request(sid).expect("kept");
+        latest.cookie("n").map(str::to_owned)
+    };
+    assert_eq!(
+        cookie(&b).as_deref(),
+        Some("0"),
+        "the handshake, until another"
+    );
+    for n in 1..=3 {
+        let path = format!("/socket.io/xhr-polling/{sid}/{n}?poll={n}");
+        let p = b.open(get_with(&path, &format!("Cookie: n={n}\r\n")));
+        assert_eq!(cookie(&b), Some(n.to_string()));
+        let latest = b.server.latest_request(sid).unwrap();
+        assert_eq!(latest.query("poll"), Some(n.to_string().as_str()));
+        assert_eq!(latest.transport, TransportKind::XhrPolling);
+        b.send(sid, "x").unwrap();
+        assert_eq!(b.response(p).status, 200);
+    }
+    assert_eq!(b.server.handshake(sid).unwrap().cookie("n"), Some("0"));
+
+    // A hixie-76 session connecting again: its request counts once key3 is in.
+    let hixie = |b: &mut Bench, path: &str, n: &str| {
+        let head = hixie76_request(path).replace("\r\n\r\n", &format!("\r\nCookie: n={n}\r\n\r\n"));
+        let w = b.open(head);
+        (w, b.take(w))
+    };
+    let (w, _) = hixie(&mut b, "/socket.io/websocket", "a");
+    b.input(w, HIXIE76_KEY3);
+    let bytes = b.take(w);
+    let at = find(&bytes, HIXIE76_ANSWER).unwrap() + HIXIE76_ANSWER.len();
+    let ws = session_id(&hixie_frames(&bytes[at..])[0]);
+    let ws_cookie = |b: &Bench| {
+        b.server
+            .latest_request(ws)
+            .unwrap()
+            .cookie("n")
+            .map(str::to_owned)
+    };
+    assert_eq!(ws_cookie(&b).as_deref(), Some("a"));
+    // A second connection for the session (the first is replaced once it attaches).
+    let (w2, _) = hixie(&mut b, &format!("/socket.io/websocket/{ws}"), "b");
+    assert_eq!(
+        ws_cookie(&b).as_deref(),
+        Some("a"),
+        "not attached before key3"
+    );
+    b.input(w2, HIXIE76_KEY3);
+    assert_eq!(ws_cookie(&b).as_deref(), Some("b"));
+    assert!(b.is_closed(w), "the first connection was replaced");
+    assert_eq!(
+        b.server.latest_request(ws).unwrap().transport,
+        TransportKind::WebSocket
+    );
+    assert_eq!(b.server.handshake(ws).unwrap().cookie("n"), Some("a"));
+}
+
+#[test]
+fn without_the_option_no_request_is_kept() {
+    let mut b = Bench::with_defaults();
+    let (_, sid) = b.xhr_handshake();
+    assert!(b.server.latest_request(sid).is_none());
+    assert!(b.server.handshake(sid).is_none());
+}

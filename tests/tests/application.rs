@@ -176,3 +176,20 @@ fn session_data_and_rooms_on_io_std() {
         "every session's data dropped"
     );
 }
+
+#[test]
+fn session_data_and_rooms_on_io_hyper() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap();
+    let addr = server.local_addr().unwrap();
+    let handle = app(server, dropped.clone(), seen.clone()).spawn().unwrap();
+    check(addr, &dropped, &seen);
+    handle.shutdown();
+    smol::block_on(handle.stopped());
+    assert_eq!(
+        dropped.load(Ordering::Acquire),
+        3,
+        "every session's data dropped"
+    );
+}

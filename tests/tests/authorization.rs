@@ -183,3 +183,49 @@ fn handshakes_are_authorized_on_io_std() {
     assert_eq!(handle.metrics().refused, 5);
     handle.shutdown();
 }
+
+/// With `keep_latest_requests`, a callback reads the request that last attached a transport
+/// to its session (here the held poll's query), not the handshake's.
+fn latest<R: Adapter>(server: Server<R>) -> Server<R> {
+    server
+        .keep_latest_requests()
+        .unwrap()
+        .on_message(|client, _| {
+            let poll = client.latest_request().expect("kept");
+            let _ = client.send(poll.query("poll").unwrap_or("?").to_owned());
+        })
+}
+
+fn check_latest(addr: SocketAddr) {
+    let r = poll_handshake(addr, None, "?poll=first");
+    let sid = r.body_text()[8..].to_owned();
+    let mut held = Conn::connect(addr);
+    let path = format!("/socket.io/xhr-polling/{sid}/2?poll=second");
+    held.send(&request(addr, "GET", &path, &[], &[]));
+    std::thread::sleep(Duration::from_millis(100));
+    let mut post = Conn::connect(addr);
+    let path = format!("/socket.io/xhr-polling/{sid}/send");
+    let body = tests::raw::form_data("~m~4~m~what");
+    post.send(&request(addr, "POST", &path, &[], &body));
+    assert_eq!(post.read_response().head.status, 200);
+    assert_eq!(held.read_response().body_text(), "~m~6~m~second");
+}
+
+#[test]
+fn the_latest_request_is_kept_on_every_adapter() {
+    let smol = latest(io_smol::Server::bind("127.0.0.1:0", test_options()).unwrap());
+    let addr = smol.local_addr().unwrap();
+    let handle = smol.spawn().unwrap();
+    check_latest(addr);
+    handle.shutdown();
+    let std = latest(io_std::Server::bind("127.0.0.1:0", test_options()).unwrap());
+    let addr = std.local_addr().unwrap();
+    let handle = std.spawn().unwrap();
+    check_latest(addr);
+    handle.shutdown();
+    let hyper = latest(io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap());
+    let addr = hyper.local_addr().unwrap();
+    let handle = hyper.spawn().unwrap();
+    check_latest(addr);
+    handle.shutdown();
+}

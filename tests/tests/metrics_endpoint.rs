@@ -61,8 +61,13 @@ fn sample(text: &str, name: &str) -> u64 {
 
 #[test]
 fn metrics_move_with_the_traffic() {
-    for name in ["chat", "echo", "broadcast"] {
-        let (_server, addr) = start(name, &["--metrics"]);
+    // Each example on its default adapter, and on io-hyper (`--adapter hyper`).
+    let runs = ["chat", "echo", "broadcast"]
+        .into_iter()
+        .flat_map(|name| [(name, "smol"), (name, "hyper")]);
+    for (name, adapter) in runs {
+        let (_server, addr) = start(name, &["--metrics", "--adapter", adapter]);
+        let name = format!("{name} on {adapter}");
         let r = get(addr, "/metrics");
         assert_eq!(r.head.status, 200);
         assert!(r
@@ -86,7 +91,7 @@ fn metrics_move_with_the_traffic() {
         ws.send(&["one"]);
         ws.send(&["two"]);
         // Each example answers somehow (echo back, or to the others); wait for one.
-        let _ = if name == "echo" {
+        let _ = if name.starts_with("echo") {
             ws.recv(2)
         } else {
             poll.recv(2)

@@ -327,8 +327,16 @@ impl Server {
             }
             Attached::Stream { conn: id }
         };
+        let latest = self
+            .opts
+            .keep_latest_requests
+            .then(|| self.handshake_of(id, kind, req))
+            .flatten();
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.attached = Some(attached);
+            if latest.is_some() {
+                s.latest = latest.map(Box::new);
+            }
         }
         self.attach(sid, now);
         // A poll that found nothing to send waits, but not for ever.

@@ -653,6 +653,12 @@ impl Server {
         self.sessions.get(&session)?.handshake.as_deref()
     }
 
+    /// The latest request that attached a transport to `session` (the handshake itself
+    /// until another comes), with [`Options::keep_latest_requests`] on.
+    pub fn latest_request(&self, session: SessionId) -> Option<&Handshake> {
+        self.sessions.get(&session)?.latest.as_deref()
+    }
+
     /// What the server has done so far, and how many connections and sessions it holds.
     pub fn metrics(&self) -> Metrics {
         Metrics {

@@ -51,6 +51,12 @@ impl Server {
             }
         };
         self.transmit(id, vec![Segment::Raw(hs.head)], false);
+        if self.opts.keep_latest_requests {
+            let latest = self.handshake_of(id, kind, &req).map(Box::new);
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.attaching = latest;
+            }
+        }
         match hs.keys {
             Some(keys) => {
                 if let Some(c) = self.conns.get_mut(&id) {
@@ -101,8 +107,12 @@ impl Server {
             }
             None => return,
         };
+        let latest = self.conns.get_mut(&id).and_then(|c| c.attaching.take());
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.attached = Some(Attached::WebSocket { conn: id });
+            if latest.is_some() {
+                s.latest = latest;
+            }
         }
         self.attach(sid, now);
         if !leftover.is_empty() {
