@@ -75,7 +75,8 @@ impl<R: Adapter> Server<R> {
 
     /// A server without a port of its own, for an adapter that serves it from inside
     /// another HTTP server (io-hyper's service in a hyper or axum application). The other
-    /// adapters refuse to start it.
+    /// adapters refuse to start it. It starts no standalone Flash policy listener either:
+    /// policy requests are answered inline where the host server lets them through.
     pub fn new(options: Options) -> io::Result<Self> {
         let core = io_core::Server::new(options)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;

@@ -11,8 +11,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::exchange::Exchange;
 use crate::pipe::Take;
 
-/// Bytes read at once: a burst of frames is one core call.
-const READ_BUF: usize = 16 * 1024;
+/// Bytes read at once. Each connection holds its own buffer for as long as it lives (a
+/// task cannot share one the way io-smol's single reader does), so it is small: a burst
+/// larger than this is a few core calls.
+const READ_BUF: usize = 4 * 1024;
 
 /// Serves `io` through the core until either side ends it. `first` is what the core wrote
 /// after the head hyper sent for it.
