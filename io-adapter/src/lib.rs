@@ -1,7 +1,9 @@
 //! What every adapter of `io-core` shares, written once: the engine between sockets and the
 //! core, the server builder and its handle, client handles, callback dispatch, the Flash
 //! policy listener, write queues, and TLS (feature `tls`, rustls). An adapter (io-smol,
-//! io-std) implements [`Runtime`] and [`Adapter`] with its own I/O loops and nothing else.
+//! io-std, io-hyper) implements [`Runtime`] and [`Adapter`] with its own I/O loops and
+//! nothing else; its [`Socket`] may be a kernel socket or, for an adapter that serves from
+//! inside another HTTP stack (io-hyper), an in-memory pipe to that stack.
 //!
 //! The engine's contract, on every adapter:
 //!
