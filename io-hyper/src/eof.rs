@@ -12,6 +12,9 @@ use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+/// The most one read takes: requests are far smaller, and a larger body is a few reads.
+const READ_CHUNK: usize = 4096;
+
 /// What a look at the connection found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Peek {
@@ -48,7 +51,10 @@ impl AsyncRead for Shared {
     ) -> Poll<io::Result<()>> {
         loop {
             ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read(buf.initialize_unfilled()) {
+            // hyper hands over spare capacity that is not initialized: zero only what one
+            // read may fill, not the whole buffer, on every read.
+            let room = buf.remaining().min(READ_CHUNK);
+            match self.0.try_read(buf.initialize_unfilled_to(room)) {
                 Ok(n) => {
                     buf.advance(n);
                     return Poll::Ready(Ok(()));

@@ -505,6 +505,10 @@ impl http_body::Body for Body {
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
+        if self.failed {
+            // Of unknown length, so that hyper polls it (and fails) before the head goes out.
+            return http_body::SizeHint::default();
+        }
         match self.framing {
             Framing::Empty => http_body::SizeHint::with_exact(0),
             Framing::Length(n) => http_body::SizeHint::with_exact(n),

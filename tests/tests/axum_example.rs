@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 
 use serde_json::{json, Value};
-use tests::client::{get, Client, Kind};
+use tests::client::{get, rfc6455_request, Client, Kind};
 use tests::ours::test_options;
+use tests::raw::{request, Conn};
 
 /// Runs the example's application on a free port, on a runtime of its own thread.
 fn serve() -> (SocketAddr, io_hyper::Handle) {
@@ -76,6 +77,21 @@ fn the_axum_example_serves_its_own_route_and_the_chat_on_one_port() {
     assert_eq!(history["buffer"].as_array().map(Vec::len), Some(2));
     assert_eq!(sessions(addr), json!({ "sessions": 3 }));
     assert_eq!(handle.clients().len(), 3);
+
+    // An unknown session is closed without an answer, through a service that cannot fail.
+    for path in [
+        "/socket.io/xhr-polling/00000000000000000000000000000000ffff/1",
+        "/socket.io/websocket/00000000000000000000000000000000ffff",
+    ] {
+        let mut conn = Conn::connect(addr);
+        let bytes = if path.contains("websocket") {
+            rfc6455_request(addr, path)
+        } else {
+            request(addr, "GET", path, &[], &[])
+        };
+        conn.send(&bytes);
+        conn.expect_closed_without_response();
+    }
     drop((ws, poll, old));
     handle.shutdown();
 }
