@@ -516,3 +516,62 @@ impl http_body::Body for Body {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head_of(req: Request<()>, chunked: bool) -> String {
+        let (parts, ()) = req.into_parts();
+        String::from_utf8(request_head(&parts, chunked)).unwrap()
+    }
+
+    #[test]
+    fn the_request_goes_to_the_core_as_it_came_less_what_hyper_handles() {
+        let req = Request::post("/socket.io/xhr-polling/1/send?x=1")
+            .header("host", "example.com")
+            .header("expect", "100-continue")
+            .header("content-length", "5")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            head_of(req, false),
+            "POST /socket.io/xhr-polling/1/send?x=1 HTTP/1.1\r\nhost: example.com\r\n\
+             content-length: 5\r\n\r\n"
+        );
+        // A chunked body is fed chunked again: its length header would contradict it.
+        let req = Request::post("/s")
+            .version(Version::HTTP_10)
+            .header("transfer-encoding", "chunked")
+            .header("content-length", "5")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            head_of(req, true),
+            "POST /s HTTP/1.0\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn the_core_s_answer_head_is_read_back_once_it_is_whole() {
+        let head = b"HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\n\
+                     Connection: Upgrade\r\n\r\n";
+        for at in 1..head.len() {
+            let mut reader = HeadReader::default();
+            reader.buf.extend_from_slice(&head[..at]);
+            assert!(reader.parse().unwrap().is_none(), "{at} bytes of the head");
+        }
+        let mut reader = HeadReader::default();
+        reader.buf.extend_from_slice(head);
+        reader.buf.extend_from_slice(b"\x00frame");
+        let parsed = reader.parse().unwrap().expect("a whole head");
+        assert_eq!(parsed.status, 101);
+        assert_eq!(parsed.reason, b"WebSocket Protocol Handshake");
+        assert_eq!(
+            parsed.headers[0],
+            ("upgrade".to_owned(), b"WebSocket".to_vec())
+        );
+        assert_eq!(&parsed.rest[..], b"\x00frame", "what follows is kept");
+        assert!(reader.buf.is_empty());
+    }
+}

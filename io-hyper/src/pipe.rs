@@ -164,3 +164,85 @@ impl Socket for Pipe {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    use super::*;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn take(pipe: &Pipe, wakes: &Arc<Count>) -> Poll<Take> {
+        let waker = Waker::from(wakes.clone());
+        pipe.poll_take(&mut Context::from_waker(&waker))
+    }
+
+    #[test]
+    fn the_pipe_takes_up_to_its_room_then_asks_for_a_flush_once_read() {
+        let pipe = Pipe::default();
+        let wakes = Arc::new(Count(AtomicUsize::new(0)));
+        assert!(take(&pipe, &wakes).is_pending(), "empty: the reader waits");
+        let big = vec![7u8; ROOM + 100];
+        assert_eq!(pipe.try_write(&[IoSlice::new(&big)]).unwrap(), ROOM);
+        assert_eq!(wakes.0.load(Ordering::SeqCst), 1, "the reader was woken");
+        let refused = pipe.try_write(&[IoSlice::new(b"more")]).unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::WouldBlock);
+        match take(&pipe, &wakes) {
+            Poll::Ready(Take::Data(data, flush)) => {
+                assert_eq!(data.len(), ROOM);
+                assert!(
+                    flush,
+                    "a write was refused: the engine has a backlog to write"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Several slices go in as far as they fit, in order.
+        let n = pipe
+            .try_write(&[IoSlice::new(b"ab"), IoSlice::new(b"cd")])
+            .unwrap();
+        assert_eq!(n, 4);
+        pipe.close();
+        match take(&pipe, &wakes) {
+            Poll::Ready(Take::Data(data, false)) => assert_eq!(&data[..], b"abcd"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(take(&pipe, &wakes), Poll::Ready(Take::End)));
+        assert_eq!(
+            pipe.try_write(&[IoSlice::new(b"x")]).unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe
+        );
+    }
+
+    #[test]
+    fn an_abort_drops_what_is_unread_and_a_gone_reader_fails_writes() {
+        let pipe = Pipe::default();
+        let wakes = Arc::new(Count(AtomicUsize::new(0)));
+        pipe.try_write(&[IoSlice::new(b"unread")]).unwrap();
+        pipe.abort();
+        assert!(matches!(take(&pipe, &wakes), Poll::Ready(Take::Aborted)));
+        let waker = Waker::from(wakes.clone());
+        assert!(pipe
+            .poll_aborted(&mut Context::from_waker(&waker))
+            .is_ready());
+        pipe.close();
+        assert!(
+            matches!(take(&pipe, &wakes), Poll::Ready(Take::Aborted)),
+            "a close after an abort does not undo it"
+        );
+
+        let pipe = Pipe::default();
+        pipe.hang_up();
+        assert_eq!(
+            pipe.try_write(&[IoSlice::new(b"x")]).unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe
+        );
+    }
+}
