@@ -101,47 +101,38 @@ fn assert_shut_down(reasons: &[(SessionId, DisconnectReason)], streams: Vec<Conn
 
 type Reasons = Arc<Mutex<Vec<(SessionId, DisconnectReason)>>>;
 
-#[test]
-fn std_shutdown_ends_every_session_with_one_disconnect() {
+/// Three streams open, then a shutdown: `wait` waits for the server to stop (blocking, or
+/// on a future).
+fn shutdown_on<R: io_adapter::Adapter>(
+    server: io_adapter::Server<R>,
+    wait: impl FnOnce(&io_adapter::Handle<R>),
+) {
     let reasons = Reasons::default();
     let sink = reasons.clone();
-    let handle = io_std::Server::bind("127.0.0.1:0", test_options())
-        .unwrap()
+    let handle = server
         .on_disconnect(move |c, r| sink.lock().unwrap().push((c.session_id(), r)))
         .spawn()
         .unwrap();
     let streams = open_streams(handle.local_addr());
     handle.shutdown();
-    handle.stopped();
+    wait(&handle);
     assert_shut_down(&reasons.lock().unwrap(), streams);
+}
+
+#[test]
+fn std_shutdown_ends_every_session_with_one_disconnect() {
+    let server = io_std::Server::bind("127.0.0.1:0", test_options()).unwrap();
+    shutdown_on(server, |h| h.stopped());
 }
 
 #[test]
 fn smol_shutdown_ends_every_session_with_one_disconnect() {
-    let reasons = Reasons::default();
-    let sink = reasons.clone();
-    let handle = io_smol::Server::bind("127.0.0.1:0", test_options())
-        .unwrap()
-        .on_disconnect(move |c, r| sink.lock().unwrap().push((c.session_id(), r)))
-        .spawn()
-        .unwrap();
-    let streams = open_streams(handle.local_addr());
-    handle.shutdown();
-    smol::block_on(handle.stopped());
-    assert_shut_down(&reasons.lock().unwrap(), streams);
+    let server = io_smol::Server::bind("127.0.0.1:0", test_options()).unwrap();
+    shutdown_on(server, |h| smol::block_on(h.stopped()));
 }
 
 #[test]
 fn hyper_shutdown_ends_every_session_with_one_disconnect() {
-    let reasons = Reasons::default();
-    let sink = reasons.clone();
-    let handle = io_hyper::Server::bind("127.0.0.1:0", test_options())
-        .unwrap()
-        .on_disconnect(move |c, r| sink.lock().unwrap().push((c.session_id(), r)))
-        .spawn()
-        .unwrap();
-    let streams = open_streams(handle.local_addr());
-    handle.shutdown();
-    smol::block_on(handle.stopped());
-    assert_shut_down(&reasons.lock().unwrap(), streams);
+    let server = io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap();
+    shutdown_on(server, |h| smol::block_on(h.stopped()));
 }

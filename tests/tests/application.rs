@@ -143,53 +143,37 @@ fn check(addr: std::net::SocketAddr, dropped: &AtomicUsize, seen: &Seen) {
     assert_eq!(bob.recv(1), ["bob #2"], "the room message went to nobody");
 }
 
-#[test]
-fn session_data_and_rooms_on_io_smol() {
+/// The checks on `server`; `wait` waits for it to stop (blocking, or on a future), after
+/// which every session's data has been dropped.
+fn on<R: Adapter>(server: Server<R>, wait: impl FnOnce(&io_adapter::Handle<R>)) {
     let dropped = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let server = io_smol::Server::bind("127.0.0.1:0", test_options()).unwrap();
     let addr = server.local_addr().unwrap();
     let handle = app(server, dropped.clone(), seen.clone()).spawn().unwrap();
     check(addr, &dropped, &seen);
     handle.shutdown();
-    smol::block_on(handle.stopped());
+    wait(&handle);
     assert_eq!(
         dropped.load(Ordering::Acquire),
         3,
         "every session's data dropped"
     );
+}
+
+#[test]
+fn session_data_and_rooms_on_io_smol() {
+    let server = io_smol::Server::bind("127.0.0.1:0", test_options()).unwrap();
+    on(server, |h| smol::block_on(h.stopped()));
 }
 
 #[test]
 fn session_data_and_rooms_on_io_std() {
-    let dropped = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(Vec::new()));
     let server = io_std::Server::bind("127.0.0.1:0", test_options()).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = app(server, dropped.clone(), seen.clone()).spawn().unwrap();
-    check(addr, &dropped, &seen);
-    handle.shutdown();
-    handle.stopped();
-    assert_eq!(
-        dropped.load(Ordering::Acquire),
-        3,
-        "every session's data dropped"
-    );
+    on(server, |h| h.stopped());
 }
 
 #[test]
 fn session_data_and_rooms_on_io_hyper() {
-    let dropped = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::new(Mutex::new(Vec::new()));
     let server = io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = app(server, dropped.clone(), seen.clone()).spawn().unwrap();
-    check(addr, &dropped, &seen);
-    handle.shutdown();
-    smol::block_on(handle.stopped());
-    assert_eq!(
-        dropped.load(Ordering::Acquire),
-        3,
-        "every session's data dropped"
-    );
+    on(server, |h| smol::block_on(h.stopped()));
 }

@@ -117,10 +117,9 @@ fn check(addr: SocketAddr, users: &Mutex<Vec<String>>) {
     assert_eq!(seen, ["late", "polly", "ws"]);
 }
 
-#[test]
-fn handshakes_are_authorized_on_io_smol() {
+/// The checks on a server of its own port, then its count of refusals.
+fn authorized_on<R: Adapter>(server: Server<R>) {
     let users = Arc::new(Mutex::new(Vec::new()));
-    let server = io_smol::Server::bind("127.0.0.1:0", test_options()).unwrap();
     let addr = server.local_addr().unwrap();
     let handle = guarded(server, users.clone()).spawn().unwrap();
     check(addr, &users);
@@ -129,14 +128,13 @@ fn handshakes_are_authorized_on_io_smol() {
 }
 
 #[test]
+fn handshakes_are_authorized_on_io_smol() {
+    authorized_on(io_smol::Server::bind("127.0.0.1:0", test_options()).unwrap());
+}
+
+#[test]
 fn handshakes_are_authorized_on_io_hyper() {
-    let users = Arc::new(Mutex::new(Vec::new()));
-    let server = io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = guarded(server, users.clone()).spawn().unwrap();
-    check(addr, &users);
-    assert_eq!(handle.metrics().refused, 5);
-    handle.shutdown();
+    authorized_on(io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap());
 }
 
 /// Mounted in an axum application (the service, not a port of its own): the same checks,
@@ -175,13 +173,7 @@ fn handshakes_are_authorized_inside_axum() {
 
 #[test]
 fn handshakes_are_authorized_on_io_std() {
-    let users = Arc::new(Mutex::new(Vec::new()));
-    let server = io_std::Server::bind("127.0.0.1:0", test_options()).unwrap();
-    let addr = server.local_addr().unwrap();
-    let handle = guarded(server, users.clone()).spawn().unwrap();
-    check(addr, &users);
-    assert_eq!(handle.metrics().refused, 5);
-    handle.shutdown();
+    authorized_on(io_std::Server::bind("127.0.0.1:0", test_options()).unwrap());
 }
 
 /// With `keep_latest_requests`, a callback reads the request that last attached a transport
@@ -211,21 +203,16 @@ fn check_latest(addr: SocketAddr) {
     assert_eq!(held.read_response().body_text(), "~m~6~m~second");
 }
 
+fn latest_on<R: Adapter>(server: Server<R>) {
+    let addr = server.local_addr().unwrap();
+    let handle = latest(server).spawn().unwrap();
+    check_latest(addr);
+    handle.shutdown();
+}
+
 #[test]
 fn the_latest_request_is_kept_on_every_adapter() {
-    let smol = latest(io_smol::Server::bind("127.0.0.1:0", test_options()).unwrap());
-    let addr = smol.local_addr().unwrap();
-    let handle = smol.spawn().unwrap();
-    check_latest(addr);
-    handle.shutdown();
-    let std = latest(io_std::Server::bind("127.0.0.1:0", test_options()).unwrap());
-    let addr = std.local_addr().unwrap();
-    let handle = std.spawn().unwrap();
-    check_latest(addr);
-    handle.shutdown();
-    let hyper = latest(io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap());
-    let addr = hyper.local_addr().unwrap();
-    let handle = hyper.spawn().unwrap();
-    check_latest(addr);
-    handle.shutdown();
+    latest_on(io_smol::Server::bind("127.0.0.1:0", test_options()).unwrap());
+    latest_on(io_std::Server::bind("127.0.0.1:0", test_options()).unwrap());
+    latest_on(io_hyper::Server::bind("127.0.0.1:0", test_options()).unwrap());
 }
