@@ -55,15 +55,19 @@ pub trait Runtime: Send + Sync + Sized + 'static {
     type Socket: Socket;
     /// A connection's socket did not take everything: arrange for
     /// [`Engine::flush_backlog`] to be called whenever the socket can take more, until it
-    /// returns false. An adapter that hears when a socket becomes writable does nothing
-    /// here and calls it then; another starts a thread that waits for writability. An
-    /// error (no thread to be had) drops the connection.
+    /// returns false. An adapter that hears when a socket becomes writable (a poller, or
+    /// the reader of an in-memory pipe) keeps this default, which does nothing, and calls
+    /// it then; another starts a thread that waits for writability. An error (no thread to
+    /// be had) drops the connection.
     fn start_writer(
         &self,
         engine: &Arc<Engine<Self>>,
         conn: ConnId,
         socket: Arc<Self::Socket>,
-    ) -> io::Result<()>;
+    ) -> io::Result<()> {
+        let _ = (engine, conn, socket);
+        Ok(())
+    }
     /// The core's earliest deadline moved earlier than the one the timer sleeps until:
     /// wake it so that it calls [`Engine::tick`].
     fn wake_timer(&self);

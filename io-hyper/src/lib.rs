@@ -75,7 +75,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use io_adapter::Engine;
-use io_core::ConnId;
 use tokio::sync::{watch, Notify};
 
 pub use exchange::Body;
@@ -115,18 +114,10 @@ impl Default for Hyper {
     }
 }
 
+// Whoever reads a pipe flushes the engine's backlog once it has made room: the default
+// `start_writer`.
 impl io_adapter::Runtime for Hyper {
     type Socket = Pipe;
-
-    fn start_writer(
-        &self,
-        _engine: &Arc<Engine<Self>>,
-        _conn: ConnId,
-        _socket: Arc<Pipe>,
-    ) -> io::Result<()> {
-        // Whoever reads the pipe flushes the backlog once it has made room.
-        Ok(())
-    }
 
     fn wake_timer(&self) {
         self.timer.notify_one();

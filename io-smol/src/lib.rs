@@ -219,18 +219,10 @@ impl Socket for SmolSocket {
     }
 }
 
+// The poller reports a full socket writable again, and the poll task flushes it then: the
+// default `start_writer`.
 impl io_adapter::Runtime for Smol {
     type Socket = SmolSocket;
-
-    fn start_writer(
-        &self,
-        _engine: &Arc<Engine<Self>>,
-        _conn: ConnId,
-        _socket: Arc<SmolSocket>,
-    ) -> io::Result<()> {
-        // The poller reports the socket writable again; the poll task flushes it then.
-        Ok(())
-    }
 
     fn wake_timer(&self) {
         let _ = self.wake.0.try_send(());
