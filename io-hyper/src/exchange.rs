@@ -21,7 +21,7 @@ use io_adapter::Engine;
 use io_core::{ConnId, ConnectionInfo};
 
 use crate::dechunk::{Dechunk, Step};
-use crate::eof::{Eof, Peek};
+use crate::eof::{Eof, Peek, Shared};
 use crate::pipe::{Pipe, Take};
 use crate::Hyper;
 
@@ -158,12 +158,20 @@ where
         Ok((response, None)) => Answer::Response(response),
         Ok((response, Some(upgraded))) => {
             tokio::spawn(async move {
+                let (exchange, first) = upgraded;
                 match on_upgrade.await {
-                    Ok(io) => {
-                        let (exchange, first) = upgraded;
-                        crate::bridge::bridge(hyper_util::rt::TokioIo::new(io), exchange, first)
-                            .await;
-                    }
+                    // A connection of the server's own port: its socket, served directly.
+                    Ok(io) => match io.downcast::<hyper_util::rt::TokioIo<Shared>>() {
+                        Ok(parts) => {
+                            let stream = parts.io.into_inner().0;
+                            crate::bridge::bridge_tcp(stream, exchange, parts.read_buf, first)
+                                .await;
+                        }
+                        Err(io) => {
+                            let io = hyper_util::rt::TokioIo::new(io);
+                            crate::bridge::bridge(io, exchange, first).await;
+                        }
+                    },
                     Err(e) => log::debug!("an upgrade did not happen: {e}"),
                 }
             });

@@ -80,7 +80,8 @@ impl Pipe {
             return Poll::Ready(Take::Aborted);
         }
         if !st.buf.is_empty() {
-            let data = st.buf.split().freeze();
+            // The whole buffer goes: a pipe at rest holds no allocation.
+            let data = std::mem::take(&mut st.buf).freeze();
             let flush = std::mem::take(&mut st.full);
             return Poll::Ready(Take::Data(data, flush));
         }

@@ -231,7 +231,8 @@ async fn serve_connection(service: SocketIo, stream: TcpStream) {
                 });
                 let info = ConnectionInfo::new(peer, local);
                 if let Some(exchange) = Exchange::open(&engine, info, None) {
-                    crate::bridge::bridge(stream, exchange, bytes::BytesMut::new()).await;
+                    let (ahead, first) = (bytes::Bytes::new(), bytes::BytesMut::new());
+                    crate::bridge::bridge_tcp(Arc::new(stream), exchange, ahead, first).await;
                 }
                 return;
             }
