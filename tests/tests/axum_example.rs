@@ -95,3 +95,56 @@ fn the_axum_example_serves_its_own_route_and_the_chat_on_one_port() {
     drop((ws, poll, old));
     handle.shutdown();
 }
+
+/// Over HTTP/2 (cleartext, with prior knowledge): axum serves both protocols, and the
+/// polling transports work through io-hyper there too (an HTTP/2 response has no
+/// `Connection` header: hyper leaves the core's out).
+#[test]
+fn the_axum_example_serves_polling_over_http2() {
+    use http_body_util::{BodyExt, Full};
+    use hyper::Request;
+
+    let (addr, handle) = serve();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let io = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut h2, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(io),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        let mut send = async |req: Request<Full<hyper::body::Bytes>>| {
+            let r = h2.send_request(req).await.unwrap();
+            assert_eq!(r.version(), hyper::Version::HTTP_2);
+            let status = r.status().as_u16();
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        };
+        let get = |path: &str| {
+            Request::get(format!("http://{addr}{path}"))
+                .body(Full::default())
+                .unwrap()
+        };
+        let (status, body) = send(get("/socket.io/xhr-polling//1")).await;
+        assert_eq!(status, 200);
+        let sid = body
+            .strip_prefix("~m~36~m~")
+            .expect("the session id")
+            .to_owned();
+        let (_, body) = send(get(&format!("/socket.io/xhr-polling/{sid}/2"))).await;
+        assert_eq!(body, "~m~16~m~~j~{\"buffer\":[]}");
+        let post = Request::post(format!("http://{addr}/socket.io/xhr-polling/{sid}/send"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Full::new(tests::raw::form_data("~m~5~m~hello").into()))
+            .unwrap();
+        assert_eq!(send(post).await, (200, "ok".to_owned()));
+        assert_eq!(handle.clients().len(), 1);
+        let (status, _) = send(get("/api/status")).await;
+        assert_eq!(status, 200);
+    });
+}
