@@ -39,13 +39,18 @@
 //!
 //! On a port of its own, like the other adapters (the examples' `--adapter hyper`), it
 //! runs hyper on a tokio runtime of its own, on one thread:
-//! `Server::bind(addr, options)?.….spawn()?`.
+//! `Server::bind(addr, options)?.….spawn()?`. Owning the connections, it also answers
+//! inline Flash policy requests (which are not HTTP), tells the core when a peer stops
+//! sending while a request is in flight (hyper does not read then), shuts the connection of
+//! a peer the core cut off at once, and serves upgraded sockets directly.
 //!
 //! What hyper's parser does instead of the core's: it answers malformed request heads
 //! itself (a `400`, an oversized head `431`), and a request whose head is slower than
-//! `limits.request_timeout` gets its connection closed rather than a `408`. The core's
-//! rules from the head on (bodies, sessions, WebSocket frames, time limits) are the same.
-//! TLS is the surrounding server's (tokio-rustls, or a proxy): `Server::tls` is refused.
+//! hyper's header timeout (on its own port, `limits.request_timeout`) gets its connection
+//! closed rather than a `408`; in a WebSocket handshake answer, header names are written in
+//! hyper's case, with a `Date`. The core's rules from the head on (bodies, sessions,
+//! WebSocket frames, time limits) are the same. TLS is the surrounding server's
+//! (tokio-rustls, or a proxy): `Server::tls` is refused.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 // Nothing a peer does may panic the server: no unwrap, expect, panic or unchecked indexing
