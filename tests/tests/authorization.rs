@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use io_adapter::{Adapter, Server};
-use tests::client::{read_frame, rfc6455_request, text_frame, WS_ACCEPT};
+use tests::client::{read_frame, rfc6455_request, text_frame, wait_until, WS_ACCEPT};
 use tests::ours::test_options;
 use tests::raw::{request, Conn, TIMEOUT};
 
@@ -188,13 +188,22 @@ fn latest<R: Adapter>(server: Server<R>) -> Server<R> {
         })
 }
 
-fn check_latest(addr: SocketAddr) {
+/// `poll_of(sid)`: the `poll` query parameter of the session's latest request.
+fn check_latest(addr: SocketAddr, poll_of: impl Fn(&str) -> Option<String>) {
     let r = poll_handshake(addr, None, "?poll=first");
     let sid = r.body_text()[8..].to_owned();
+    assert_eq!(
+        poll_of(&sid).as_deref(),
+        Some("first"),
+        "the handshake, at first"
+    );
     let mut held = Conn::connect(addr);
     let path = format!("/socket.io/xhr-polling/{sid}/2?poll=second");
     held.send(&request(addr, "GET", &path, &[], &[]));
-    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        wait_until(TIMEOUT, || poll_of(&sid).as_deref() == Some("second")),
+        "the held poll attached"
+    );
     let mut post = Conn::connect(addr);
     let path = format!("/socket.io/xhr-polling/{sid}/send");
     let body = tests::raw::form_data("~m~4~m~what");
@@ -206,7 +215,10 @@ fn check_latest(addr: SocketAddr) {
 fn latest_on<R: Adapter>(server: Server<R>) {
     let addr = server.local_addr().unwrap();
     let handle = latest(server).spawn().unwrap();
-    check_latest(addr);
+    check_latest(addr, |sid| {
+        let client = handle.client(sid.parse().ok()?)?;
+        Some(client.latest_request()?.query("poll")?.to_owned())
+    });
     handle.shutdown();
 }
 
