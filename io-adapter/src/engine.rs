@@ -322,20 +322,23 @@ impl<R: Runtime> Engine<R> {
 
     /// The socket failed (reset, or a write error): the connection is gone.
     pub fn failed(self: &Arc<Self>, conn: ConnId) {
-        let socket = self.lock().conns.remove(&conn).map(|o| o.socket);
-        if let Some(s) = socket {
-            s.abort();
-        }
-        self.command(|core, now| core.handle_closed(conn, now));
+        self.forget(conn, true);
     }
 
     /// The adapter is done with the connection (one request's exchange is over, in an
     /// adapter that gives each request a connection of its own): the core forgets it, and
     /// its socket is closed, not aborted.
     pub fn closed(self: &Arc<Self>, conn: ConnId) {
+        self.forget(conn, false);
+    }
+
+    /// Drops the write side of `conn` (its socket aborted or closed) and tells the core.
+    fn forget(self: &Arc<Self>, conn: ConnId, abort: bool) {
         let socket = self.lock().conns.remove(&conn).map(|o| o.socket);
-        if let Some(s) = socket {
-            s.close();
+        match socket {
+            Some(s) if abort => s.abort(),
+            Some(s) => s.close(),
+            None => {}
         }
         self.command(|core, now| core.handle_closed(conn, now));
     }

@@ -49,6 +49,25 @@ pub fn own_port(listener: Option<TcpListener>) -> io::Result<TcpListener> {
     })
 }
 
+/// What [`Server::run`] returns on an async adapter (io-smol, io-hyper).
+pub type RunFuture = std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<()>> + Send>>;
+
+/// For an async adapter's [`Adapter::run`]: waits until the server has stopped.
+pub fn run_until_stopped<R>(handle: Handle<R>) -> RunFuture
+where
+    R: Adapter<Stopped = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+{
+    Box::pin(async move {
+        handle.stopped().await;
+        Ok(())
+    })
+}
+
+/// For an async adapter's [`Adapter::run_failed`]: the error, when awaited.
+pub fn run_failed_async(error: io::Error) -> RunFuture {
+    Box::pin(async move { Err(error) })
+}
+
 /// A server bound to an address, not yet running. Set the callbacks, then
 /// [`run`](Self::run) or [`spawn`](Self::spawn).
 pub struct Server<R: Adapter> {

@@ -291,19 +291,6 @@ mod tests {
             )
         );
         assert_eq!(d.frame, frame);
-        let r = room(4, "doc 7 ✓", &except[..1], &frame);
-        let d = decode(&r).unwrap();
-        assert_eq!(
-            (d.origin, d.kind),
-            (
-                4,
-                Kind::Room {
-                    room: "doc 7 ✓".into(),
-                    except: except[..1].to_vec()
-                }
-            )
-        );
-        assert_eq!(d.frame, frame);
         let none = broadcast(0, &[], &frame);
         assert_eq!(
             decode(&none).unwrap().kind,

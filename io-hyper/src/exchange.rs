@@ -190,9 +190,10 @@ fn feed(engine: &Arc<Engine<Hyper>>, conn: ConnId, data: &Bytes, chunked: bool) 
         return;
     }
     if chunked {
-        engine.received(conn, format!("{:x}\r\n", data.len()).as_bytes());
-        engine.received(conn, data);
-        engine.received(conn, b"\r\n");
+        let mut chunk = format!("{:x}\r\n", data.len()).into_bytes();
+        chunk.extend_from_slice(data);
+        chunk.extend_from_slice(b"\r\n");
+        engine.received(conn, &chunk);
     } else {
         engine.received(conn, data);
     }
@@ -201,11 +202,7 @@ fn feed(engine: &Arc<Engine<Hyper>>, conn: ConnId, data: &Bytes, chunked: bool) 
 /// The request head as the core reads it. `Expect` stays out: hyper answers
 /// `100 Continue` itself when the body is read.
 fn request_head(parts: &http::request::Parts, chunked: bool) -> Vec<u8> {
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let version = if parts.version == Version::HTTP_10 {
         "HTTP/1.0"
     } else {
@@ -276,19 +273,21 @@ impl HeadReader {
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(_) => return Err(()),
         };
-        let head = Head {
-            status: resp.code.ok_or(())?,
-            reason: resp.reason.unwrap_or_default().as_bytes().to_vec(),
-            headers: resp
-                .headers
-                .iter()
-                .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
-                .collect(),
-            rest: BytesMut::new(),
-        };
-        let rest = self.buf.split_off(n);
-        self.buf = BytesMut::new();
-        Ok(Some(Head { rest, ..head }))
+        let status = resp.code.ok_or(())?;
+        let reason = resp.reason.unwrap_or_default().as_bytes().to_vec();
+        let headers = resp
+            .headers
+            .iter()
+            .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
+            .collect();
+        // What follows the head stays with it; the reader is done.
+        let rest = std::mem::take(&mut self.buf).split_off(n);
+        Ok(Some(Head {
+            status,
+            reason,
+            headers,
+            rest,
+        }))
     }
 }
 

@@ -134,7 +134,7 @@ impl io_adapter::Runtime for Hyper {
 }
 
 impl io_adapter::Adapter for Hyper {
-    type Run = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+    type Run = io_adapter::server::RunFuture;
     type Stopped = Pin<Box<dyn Future<Output = ()> + Send>>;
 
     fn start(engine: &Arc<Engine<Self>>, listener: Option<TcpListener>) -> io::Result<()> {
@@ -163,14 +163,11 @@ impl io_adapter::Adapter for Hyper {
     }
 
     fn run(handle: Handle) -> Self::Run {
-        Box::pin(async move {
-            handle.stopped().await;
-            Ok(())
-        })
+        io_adapter::server::run_until_stopped(handle)
     }
 
     fn run_failed(error: io::Error) -> Self::Run {
-        Box::pin(async move { Err(error) })
+        io_adapter::server::run_failed_async(error)
     }
 
     fn stopped(handle: &Handle) -> Self::Stopped {

@@ -225,11 +225,7 @@ async fn serve_connection(service: SocketIo, stream: TcpStream) {
         let mut first = [0u8; 1];
         match tokio::time::timeout(limits.idle_timeout, stream.peek(&mut first)).await {
             Ok(Ok(1)) if first == *b"<" => {
-                let (peer, local) = service.addrs.unwrap_or_else(|| {
-                    let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
-                    (unknown, unknown)
-                });
-                let info = ConnectionInfo::new(peer, local);
+                let info = service.info(&http::Extensions::new());
                 if let Some(exchange) = Exchange::open(&engine, info, None) {
                     let (ahead, first) = (bytes::Bytes::new(), bytes::BytesMut::new());
                     crate::bridge::bridge_tcp(Arc::new(stream), exchange, ahead, first).await;

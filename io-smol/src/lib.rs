@@ -234,7 +234,7 @@ impl io_adapter::Runtime for Smol {
 }
 
 impl io_adapter::Adapter for Smol {
-    type Run = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+    type Run = io_adapter::server::RunFuture;
     type Stopped = Pin<Box<dyn Future<Output = ()> + Send>>;
 
     fn start(engine: &Arc<Engine<Self>>, listener: Option<TcpListener>) -> io::Result<()> {
@@ -271,14 +271,11 @@ impl io_adapter::Adapter for Smol {
     }
 
     fn run(handle: Handle) -> Self::Run {
-        Box::pin(async move {
-            handle.stopped().await;
-            Ok(())
-        })
+        io_adapter::server::run_until_stopped(handle)
     }
 
     fn run_failed(error: io::Error) -> Self::Run {
-        Box::pin(async move { Err(error) })
+        io_adapter::server::run_failed_async(error)
     }
 
     fn stopped(handle: &Handle) -> Self::Stopped {

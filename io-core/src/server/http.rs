@@ -334,8 +334,8 @@ impl Server {
             .flatten();
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.attached = Some(attached);
-            if latest.is_some() {
-                s.latest = latest.map(Box::new);
+            if let Some(h) = latest {
+                s.latest = Some(Box::new(h));
             }
         }
         self.attach(sid, now);

@@ -110,8 +110,8 @@ impl Server {
         let latest = self.conns.get_mut(&id).and_then(|c| c.attaching.take());
         if let Some(s) = self.sessions.get_mut(&sid) {
             s.attached = Some(Attached::WebSocket { conn: id });
-            if latest.is_some() {
-                s.latest = latest;
+            if let Some(h) = latest {
+                s.latest = Some(h);
             }
         }
         self.attach(sid, now);
