@@ -226,6 +226,21 @@ pub enum Incoming {
     Message(Message),
 }
 
+/// Where the text of a payload that is exactly one plain text frame starts: the usual
+/// WebSocket message, which can then become its message without a copy. `None` for any
+/// other payload (several frames, a heartbeat, JSON, a framing error).
+pub fn lone_text(payload: &str) -> Option<usize> {
+    let mut frames = Frames::new(payload);
+    let (Some(Ok(data)), None) = (frames.next(), frames.next()) else {
+        return None;
+    };
+    if data.starts_with(HEARTBEAT) || data.starts_with(JSON) {
+        return None;
+    }
+    // The frame's data ends where the payload does: it is the payload's tail.
+    Some(payload.len() - data.len())
+}
+
 /// Interprets one frame's data: `~h~x` is a heartbeat, `~j~json` a JSON message, anything else
 /// text.
 pub fn interpret(data: &str) -> Result<Incoming, CodecError> {
@@ -444,6 +459,17 @@ mod tests {
         assert_eq!(it.next(), Some(Ok("a")));
         assert!(matches!(it.next(), Some(Err(CodecError::Truncated { .. }))));
         assert_eq!(it.next(), None);
+    }
+
+    #[test]
+    fn a_lone_text_frame_is_found_in_place() {
+        assert_eq!(lone_text("~m~2~m~hi"), Some(7));
+        assert_eq!(lone_text("~m~0~m~"), Some(7));
+        assert_eq!(lone_text("~m~2~m~hi~m~1~m~x"), None, "two frames");
+        assert_eq!(lone_text("~m~4~m~~h~1"), None, "a heartbeat");
+        assert_eq!(lone_text("~m~5~m~~j~[]"), None, "JSON");
+        assert_eq!(lone_text("~m~3~m~hi"), None, "truncated");
+        assert_eq!(lone_text("hi"), None, "no frame");
     }
 
     #[test]

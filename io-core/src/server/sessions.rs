@@ -142,7 +142,7 @@ impl Server {
 
     /// Queues or writes one encoded frame.
     pub(super) fn deliver(&mut self, sid: SessionId, frame: Bytes, now: Instant) {
-        self.deliver_shared(sid, &mut Payload::new(vec![frame]), now);
+        self.deliver_shared(sid, &mut Payload::once(vec![frame]), now);
     }
 
     /// Queues or writes a payload that other sessions may be sent too: each transport's
@@ -157,7 +157,12 @@ impl Server {
             return self.write_shared(sid, payload, now);
         }
         s.queued_bytes += payload.len();
-        s.queue.extend(payload.frames.iter().cloned());
+        if payload.once {
+            // Nobody else gets these: moved, not shared.
+            s.queue.extend(payload.frames.drain(..));
+        } else {
+            s.queue.extend(payload.frames.iter().cloned());
+        }
         if s.queued_bytes > max_queue {
             log::warn!("session {sid}: more than {max_queue} bytes queued");
             self.end_session(sid, DisconnectReason::QueueOverflow, now);
@@ -166,7 +171,7 @@ impl Server {
 
     /// Writes a payload to the attached transport, which must exist.
     pub(super) fn write_payload(&mut self, sid: SessionId, payload: Vec<Bytes>, now: Instant) {
-        self.write_shared(sid, &mut Payload::new(payload), now);
+        self.write_shared(sid, &mut Payload::once(payload), now);
     }
 
     fn write_shared(&mut self, sid: SessionId, payload: &mut Payload, now: Instant) {
@@ -325,6 +330,26 @@ impl Server {
             }
         }
         self.close_conn(conn, now);
+    }
+
+    /// [`on_payload`](Self::on_payload) for a payload the caller owns: one plain text frame,
+    /// what a WebSocket message almost always is, becomes the message in place, not copied.
+    pub(super) fn on_owned_payload(
+        &mut self,
+        sid: SessionId,
+        mut payload: String,
+        now: Instant,
+    ) -> Result<(), CodecError> {
+        let Some(start) = codec::lone_text(&payload) else {
+            return self.on_payload(sid, &payload, now);
+        };
+        if self.sessions.contains_key(&sid) {
+            payload.drain(..start);
+            self.metrics.messages_in += 1;
+            self.events
+                .push_back(Event::Message(sid, crate::Message::Text(payload)));
+        }
+        Ok(())
     }
 
     /// Delivers the frames of one payload. Returns why something in it was dropped: the

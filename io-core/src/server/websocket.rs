@@ -140,7 +140,7 @@ impl Server {
             match ev {
                 WsEvent::Text(text) => {
                     // Logged there; the connection goes on (see docs/PROTOCOL.md).
-                    let _ = self.on_payload(sid, &text, now);
+                    let _ = self.on_owned_payload(sid, text, now);
                 }
                 WsEvent::Ping(p) => {
                     if let Some(pong) = self.codec(id).and_then(|c| c.pong(&p)) {

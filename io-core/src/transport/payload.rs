@@ -20,6 +20,18 @@ pub(crate) struct Payload {
     rfc6455_header: Option<Bytes>,
     rfc6455_message: Option<Bytes>,
     hixie_message: Option<Bytes>,
+    /// For one recipient only: each wrapping is handed over as built, not kept. Keeping it
+    /// would cost a second allocation (sharing a `Bytes` made from a `Vec` allocates its
+    /// reference count) for nobody to share it with.
+    pub once: bool,
+}
+
+/// A wrapping kept in `slot` for the next recipient, or handed over whole if `once`.
+fn built<T: Clone>(slot: &mut Option<T>, once: bool, build: impl FnOnce() -> T) -> T {
+    if once {
+        return slot.take().unwrap_or_else(build);
+    }
+    slot.get_or_insert_with(build).clone()
 }
 
 impl Payload {
@@ -31,6 +43,15 @@ impl Payload {
             rfc6455_header: None,
             rfc6455_message: None,
             hixie_message: None,
+            once: false,
+        }
+    }
+
+    /// A payload for one recipient: its wrappings are not kept for others.
+    pub fn once(frames: Vec<Bytes>) -> Self {
+        Payload {
+            once: true,
+            ..Payload::new(frames)
         }
     }
 
@@ -41,30 +62,28 @@ impl Payload {
 
     /// A small payload as one whole RFC 6455 text message.
     pub fn rfc6455_message(&mut self) -> Bytes {
-        if let Some(m) = &self.rfc6455_message {
-            return m.clone();
-        }
         let len = self.len();
-        let mut out = Vec::with_capacity(rfc6455::frame_header_len(len) + len);
-        rfc6455::push_frame_header(&mut out, rfc6455::OP_TEXT, len);
-        for f in &self.frames {
-            out.extend_from_slice(f);
-        }
-        self.rfc6455_message.get_or_insert(Bytes::from(out)).clone()
+        let frames = &self.frames;
+        built(&mut self.rfc6455_message, self.once, || {
+            let mut out = Vec::with_capacity(rfc6455::frame_header_len(len) + len);
+            rfc6455::push_frame_header(&mut out, rfc6455::OP_TEXT, len);
+            for f in frames {
+                out.extend_from_slice(f);
+            }
+            Bytes::from(out)
+        })
     }
 
     /// A small payload as one whole hixie message: 0x00, the text, 0xFF.
     pub fn hixie_message(&mut self) -> Bytes {
         let frames = &self.frames;
-        self.hixie_message
-            .get_or_insert_with(|| {
-                let start = Bytes::from_static(crate::websocket::hixie::FRAME_START);
-                join(
-                    std::iter::once(&start).chain(frames),
-                    crate::websocket::hixie::FRAME_END,
-                )
-            })
-            .clone()
+        built(&mut self.hixie_message, self.once, || {
+            let start = Bytes::from_static(crate::websocket::hixie::FRAME_START);
+            join(
+                std::iter::once(&start).chain(frames),
+                crate::websocket::hixie::FRAME_END,
+            )
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -73,24 +92,26 @@ impl Payload {
 
     /// The `<script>parent.s._(…)</script>` chunk of an htmlfile stream.
     pub fn htmlfile_chunk(&mut self) -> Segment {
-        self.htmlfile
-            .get_or_insert_with(|| htmlfile::payload_chunk(&self.frames))
-            .clone()
+        let frames = &self.frames;
+        built(&mut self.htmlfile, self.once, || {
+            htmlfile::payload_chunk(frames)
+        })
     }
 
     /// The payload as a JavaScript string literal, safe inside `<script>`.
     pub fn script_string(&mut self) -> Bytes {
-        self.script
-            .get_or_insert_with(|| Bytes::from(script_string(&joined(&self.frames))))
-            .clone()
+        let frames = &self.frames;
+        built(&mut self.script, self.once, || {
+            Bytes::from(script_string(&joined(frames)))
+        })
     }
 
     /// The header of one RFC 6455 text frame holding the whole payload.
     pub fn rfc6455_header(&mut self) -> Bytes {
         let len = self.len();
-        self.rfc6455_header
-            .get_or_insert_with(|| rfc6455::frame_header(rfc6455::OP_TEXT, len))
-            .clone()
+        built(&mut self.rfc6455_header, self.once, || {
+            rfc6455::frame_header(rfc6455::OP_TEXT, len)
+        })
     }
 }
 
@@ -107,6 +128,17 @@ fn join<'a>(parts: impl Iterator<Item = &'a Bytes> + Clone, tail: &[u8]) -> Byte
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_payload_for_one_recipient_keeps_no_wrapping() {
+        let mut p = Payload::once(vec![Bytes::from_static(b"~m~2~m~hi")]);
+        let a = p.rfc6455_message();
+        assert_eq!(&a[..], b"\x81\x09~m~2~m~hi");
+        assert!(p.rfc6455_message.is_none(), "handed over, not kept");
+        assert_eq!(p.rfc6455_message(), a, "built again, the same");
+        assert_eq!(&p.hixie_message()[..], b"\x00~m~2~m~hi\xff");
+        assert!(p.hixie_message.is_none());
+    }
 
     #[test]
     fn each_wrapping_is_built_once() {
