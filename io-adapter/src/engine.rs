@@ -105,10 +105,14 @@ struct State<S> {
     core: Server,
     conns: FastMap<ConnId, Out<S>>,
     events: VecDeque<Event>,
+    /// The dispatcher's queue between two rounds: empty, its room kept.
+    spare: VecDeque<Event>,
     /// Someone is draining `events` into the callbacks.
     dispatching: bool,
     /// The deadline the timer sleeps until (`None`: until it is woken).
     timer_at: Option<Instant>,
+    /// A drain moved the earliest deadline earlier: the timer is woken once the lock is let go.
+    wake_timer: bool,
     shut_down: bool,
     stopped_told: bool,
     /// TLS handshakes under way, by deadline: all have the same time limit, so arrival
@@ -168,8 +172,10 @@ impl<R: Runtime> Engine<R> {
                 core,
                 conns: FastMap::default(),
                 events: VecDeque::new(),
+                spare: VecDeque::new(),
                 dispatching: false,
                 timer_at: None,
+                wake_timer: false,
                 shut_down: false,
                 stopped_told: false,
                 #[cfg(feature = "tls")]
@@ -253,7 +259,8 @@ impl<R: Runtime> Engine<R> {
         let now = Instant::now();
         let mut st = self.lock();
         let out = input(&mut st, now);
-        let wake = self.drain(&mut st, now);
+        self.drain(&mut st, now);
+        let wake = std::mem::take(&mut st.wake_timer);
         // Whoever is dispatching already will see the new events; otherwise it is us.
         let dispatch =
             !st.dispatching && (!st.events.is_empty() || (st.shut_down && !st.stopped_told));
@@ -265,6 +272,22 @@ impl<R: Runtime> Engine<R> {
             self.dispatch();
         }
         out
+    }
+
+    /// Runs several inputs under one lock, all at one instant: what an adapter's poller
+    /// reported in one go (a batch of readiness events) costs one lock, one reading of the
+    /// clock and one round of callbacks instead of one of each per input. Each input is
+    /// carried out (its writes made) before the next; the callbacks run once `inputs`
+    /// returns, outside the lock, in order. Hold it only while the inputs are at hand: other
+    /// tasks and threads wait for the lock meanwhile.
+    pub fn batch<T>(self: &Arc<Self>, inputs: impl FnOnce(&mut Batch<'_, R>) -> T) -> T {
+        self.with_state(|st, now| {
+            inputs(&mut Batch {
+                engine: self,
+                st,
+                now,
+            })
+        })
     }
 
     /// Reads the core without changing it.
@@ -304,43 +327,24 @@ impl<R: Runtime> Engine<R> {
 
     /// Bytes read from a connection.
     pub fn received(self: &Arc<Self>, conn: ConnId, data: &[u8]) {
-        #[cfg(feature = "tls")]
-        if self.extras.tls.is_some() {
-            return self.with_state(|st, now| {
-                st.tls_received(conn, data, now);
-                // A handshake flight, an alert or plaintext held back for the handshake.
-                self.write_conn(st, conn, now);
-            });
-        }
-        self.command(|core, now| core.handle_bytes(conn, data, now));
+        self.batch(|b| b.received(conn, data));
     }
 
     /// A read returned end of stream: the peer sends no more, but may still read.
     pub fn read_closed(self: &Arc<Self>, conn: ConnId) {
-        self.command(|core, now| core.handle_read_closed(conn, now));
+        self.batch(|b| b.read_closed(conn));
     }
 
     /// The socket failed (reset, or a write error): the connection is gone.
     pub fn failed(self: &Arc<Self>, conn: ConnId) {
-        self.forget(conn, true);
+        self.batch(|b| b.failed(conn));
     }
 
     /// The adapter is done with the connection (one request's exchange is over, in an
     /// adapter that gives each request a connection of its own): the core forgets it, and
     /// its socket is closed, not aborted.
     pub fn closed(self: &Arc<Self>, conn: ConnId) {
-        self.forget(conn, false);
-    }
-
-    /// Drops the write side of `conn` (its socket aborted or closed) and tells the core.
-    fn forget(self: &Arc<Self>, conn: ConnId, abort: bool) {
-        let socket = self.lock().conns.remove(&conn).map(|o| o.socket);
-        match socket {
-            Some(s) if abort => s.abort(),
-            Some(s) => s.close(),
-            None => {}
-        }
-        self.command(|core, now| core.handle_closed(conn, now));
+        self.batch(|b| b.forget(conn, false));
     }
 
     /// For the timer: handles the deadlines that have passed and returns the next one,
@@ -356,6 +360,8 @@ impl<R: Runtime> Engine<R> {
         self.drain(&mut st, now);
         let next = st.next_deadline();
         st.timer_at = next;
+        // The timer is the caller: it sleeps until `next` from here.
+        st.wake_timer = false;
         drop(st);
         self.dispatch();
         next
@@ -370,17 +376,7 @@ impl<R: Runtime> Engine<R> {
         if !self.lock().conns.get(&conn).is_some_and(|out| out.writer) {
             return false;
         }
-        self.with_state(|st, now| {
-            let Some(out) = st.conns.get_mut(&conn) else {
-                return false;
-            };
-            if !out.writer {
-                return false;
-            }
-            let flushed = out.flush(&mut st.core, conn);
-            settle(st, conn, flushed, now);
-            st.conns.get(&conn).is_some_and(|out| out.writer)
-        })
+        self.batch(|b| b.flush_backlog(conn))
     }
 
     /// Ends every session (each with a disconnect callback) and closes every connection.
@@ -396,9 +392,9 @@ impl<R: Runtime> Engine<R> {
         first
     }
 
-    /// Carries out what the core produced: writes, closes, and events into the queue.
-    /// Returns whether the timer must be woken.
-    fn drain(self: &Arc<Self>, st: &mut State<R::Socket>, now: Instant) -> bool {
+    /// Carries out what the core produced: writes, closes, and events into the queue; notes
+    /// whether the timer must be woken.
+    fn drain(self: &Arc<Self>, st: &mut State<R::Socket>, now: Instant) {
         let st = &mut *st;
         // Publications first: the bus only queues them, and the other nodes can start on
         // their share of a broadcast while this one writes its own. Drained with or
@@ -438,8 +434,8 @@ impl<R: Runtime> Engine<R> {
         };
         if earlier {
             st.timer_at = next;
+            st.wake_timer = true;
         }
-        earlier
     }
 
     /// Writes the queue of `conn` as far as the socket takes it, and starts a writer for the
@@ -466,32 +462,18 @@ impl<R: Runtime> Engine<R> {
             return;
         }
         st.dispatching = true;
-        while let Some(event) = st.events.pop_front() {
+        // The queue is taken whole, so that a round of callbacks costs one lock, not one
+        // per event; the two queues keep their room from round to round.
+        let mut round = std::mem::take(&mut st.spare);
+        while !st.events.is_empty() {
+            std::mem::swap(&mut st.events, &mut round);
             drop(st);
-            let engine = self.clone();
-            let ended = match &event {
-                Event::Disconnect(sid, _) => Some(*sid),
-                _ => None,
-            };
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                self.callbacks.dispatch(
-                    event,
-                    |id| Client::new(id, engine.clone()),
-                    |conn| Verdict::new(conn, engine.clone()),
-                )
-            }));
-            if let Some(sid) = ended {
-                // After the callback, which may still read it.
-                let gone = self.data_map().remove(&sid);
-                drop(gone);
-            }
-            match result {
-                Ok(Some((conn, response))) => self.respond(conn, response),
-                Ok(None) => {}
-                Err(_) => log::error!("an application callback panicked; the server goes on"),
+            for event in round.drain(..) {
+                self.run_callback(event);
             }
             st = self.lock();
         }
+        st.spare = round;
         st.dispatching = false;
         let stopped = st.shut_down && !st.stopped_told;
         st.stopped_told |= stopped;
@@ -501,9 +483,94 @@ impl<R: Runtime> Engine<R> {
         }
     }
 
+    /// Runs the application's callback for one event; a panic in it is logged, not spread.
+    fn run_callback(self: &Arc<Self>, event: Event) {
+        let ended = match &event {
+            Event::Disconnect(sid, _) => Some(*sid),
+            _ => None,
+        };
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            self.callbacks.dispatch(
+                event,
+                |id| Client::new(id, self.clone()),
+                |conn| Verdict::new(conn, self.clone()),
+            )
+        }));
+        if let Some(sid) = ended {
+            // After the callback, which may still read it.
+            let gone = self.data_map().remove(&sid);
+            drop(gone);
+        }
+        match result {
+            Ok(Some((conn, response))) => self.respond(conn, response),
+            Ok(None) => {}
+            Err(_) => log::error!("an application callback panicked; the server goes on"),
+        }
+    }
+
     fn respond(self: &Arc<Self>, conn: ConnId, response: Response) {
         // The connection may have gone meanwhile; then there is nobody to answer.
         let _ = self.command(|core, now| core.respond(conn, response, now));
+    }
+}
+
+/// Inputs fed to the core under one lock, at one instant ([`Engine::batch`]).
+pub struct Batch<'a, R: Runtime> {
+    engine: &'a Arc<Engine<R>>,
+    st: &'a mut State<R::Socket>,
+    now: Instant,
+}
+
+impl<R: Runtime> Batch<'_, R> {
+    /// Bytes read from a connection.
+    pub fn received(&mut self, conn: ConnId, data: &[u8]) {
+        let st = &mut *self.st;
+        #[cfg(feature = "tls")]
+        if self.engine.extras.tls.is_some() {
+            st.tls_received(conn, data, self.now);
+            // A handshake flight, an alert or plaintext held back for the handshake.
+            self.engine.write_conn(st, conn, self.now);
+            return self.engine.drain(st, self.now);
+        }
+        st.core.handle_bytes(conn, data, self.now);
+        self.engine.drain(st, self.now);
+    }
+
+    /// A read returned end of stream: the peer sends no more, but may still read.
+    pub fn read_closed(&mut self, conn: ConnId) {
+        self.st.core.handle_read_closed(conn, self.now);
+        self.engine.drain(self.st, self.now);
+    }
+
+    /// The socket failed (reset, or a write error): the connection is gone.
+    pub fn failed(&mut self, conn: ConnId) {
+        self.forget(conn, true);
+    }
+
+    /// Drops the write side of `conn` (its socket aborted or closed) and tells the core.
+    fn forget(&mut self, conn: ConnId, abort: bool) {
+        match self.st.conns.remove(&conn).map(|o| o.socket) {
+            Some(s) if abort => s.abort(),
+            Some(s) => s.close(),
+            None => {}
+        }
+        self.st.core.handle_closed(conn, self.now);
+        self.engine.drain(self.st, self.now);
+    }
+
+    /// The socket of `conn` can take bytes again: see [`Engine::flush_backlog`].
+    pub fn flush_backlog(&mut self, conn: ConnId) -> bool {
+        let st = &mut *self.st;
+        let Some(out) = st.conns.get_mut(&conn) else {
+            return false;
+        };
+        if !out.writer {
+            return false;
+        }
+        let flushed = out.flush(&mut st.core, conn);
+        settle(st, conn, flushed, self.now);
+        self.engine.drain(st, self.now);
+        st.conns.get(&conn).is_some_and(|out| out.writer)
     }
 }
 
@@ -560,9 +627,14 @@ impl<S: Socket> Out<S> {
         if let Some(session) = self.tls.as_mut() {
             return flush_tls(session, &*self.socket, &mut self.queue, core, conn);
         }
-        while !self.queue.is_empty() {
-            let mut slices = Slices::new();
-            match self.socket.try_write(slices.front(&self.queue)) {
+        while let Some(front) = self.queue.front() {
+            let written = if self.queue.len() == 1 {
+                // The usual case, after `coalesce`: no room for many slices to fill.
+                self.socket.try_write(&[IoSlice::new(front)])
+            } else {
+                self.socket.try_write(Slices::new().front(&self.queue))
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     consume(&mut self.queue, n);

@@ -48,7 +48,7 @@ pub mod write;
 pub use bus::{Bus, Inbox};
 pub use callbacks::Callbacks;
 pub use client::Client;
-pub use engine::{Engine, Runtime, Socket};
+pub use engine::{Batch, Engine, Runtime, Socket};
 pub use server::{Adapter, Handle, Server};
 #[cfg(feature = "tls")]
 pub use tls::{TlsConfig, TlsError};
