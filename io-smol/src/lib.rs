@@ -78,9 +78,15 @@ const READ_BUF: usize = 64 * 1024;
 /// Events taken from the poller at once.
 const EVENTS: usize = 1024;
 
+/// Ready sockets read under one lock of the engine before their callbacks run.
+const PER_LOCK: usize = 8;
+
 /// Batches served before the poll task waits in smol's reactor again, so that a server
 /// under constant load still lets the reactor see its other sources (the listener, timers).
 const BATCHES_PER_WAIT: usize = 64;
+
+/// Batches served before the poll task lets the executor's other tasks run.
+const BATCHES_PER_YIELD: usize = 8;
 
 /// How long the server's thread goes on after shutdown, so that the last writes finish.
 const LINGER: Duration = Duration::from_millis(500);
@@ -333,40 +339,96 @@ async fn poll_loop(engine: Arc<Engine<Smol>>, poller: Async<PollFd>) {
     let rt = engine.runtime();
     let mut events = Events::with_capacity(EVENTS);
     let mut buf = vec![0u8; READ_BUF];
+    let mut ready = Vec::with_capacity(EVENTS);
+    // Sockets that filled the read buffer: more may wait in them, and being edge-triggered
+    // they say so only once, so they are read again in the next batch.
+    let mut unread: Vec<Ready> = Vec::new();
     loop {
-        let ready = async { poller.readable().await.is_ok() }
-            .or(async {
-                stopping(rt).await;
-                false
-            })
-            .await;
-        if !ready {
+        if unread.is_empty() {
+            let go_on = async { poller.readable().await.is_ok() }
+                .or(async {
+                    stopping(rt).await;
+                    false
+                })
+                .await;
+            if !go_on {
+                return;
+            }
+        } else if rt.stop.1.is_closed() {
             return;
+        } else {
+            smol::future::yield_now().await;
         }
         // Serve batches while the poller has them, and go back to smol's reactor only when
         // it has none: each wait there costs several system calls, a batch here one.
-        for _ in 0..BATCHES_PER_WAIT {
-            match poll_now(&poller, &mut events) {
-                Ok(()) if !events.is_empty() => {}
-                _ => break,
+        for served in 1..=BATCHES_PER_WAIT {
+            let polled = poll_now(&poller, &mut events).is_ok() && !events.is_empty();
+            if !polled && unread.is_empty() {
+                break;
             }
-            for event in events.iter() {
-                let Some(socket) = lock(&rt.registry).get(&event.token().0).cloned() else {
-                    continue;
-                };
-                let Some(conn) = socket.conn() else {
-                    continue;
-                };
-                if event.is_readable() || event.is_read_closed() || event.is_error() {
-                    read_ready(&engine, conn, &socket, &mut buf, event.is_read_closed());
-                }
-                if event.is_writable() {
-                    // What is left waits for the next writable edge.
-                    let _ = engine.flush_backlog(conn);
-                }
+            ready.append(&mut unread);
+            // The sockets of the whole batch under one lock of the registry, which is let go
+            // before the engine runs: closing a socket takes it too.
+            if polled {
+                let registry = lock(&rt.registry);
+                ready.extend(events.iter().filter_map(|event| {
+                    let socket = registry.get(&event.token().0)?;
+                    let conn = socket.conn()?;
+                    Some((conn, socket.clone(), Readiness::of(event)))
+                }));
             }
-            // Let the other tasks run between two batches.
-            smol::future::yield_now().await;
+            // A few sockets at a time under one lock of the engine, at one instant; their
+            // callbacks run before the next few are read, so that answers go out while the
+            // rest of the batch waits, and at most one buffer of each waits for them.
+            for chunk in ready.chunks(PER_LOCK) {
+                engine.batch(|batch| {
+                    for (conn, socket, readiness) in chunk {
+                        if readiness.read
+                            && read_ready(batch, *conn, socket, &mut buf, readiness.read_closed)
+                        {
+                            let again = Readiness {
+                                write: false,
+                                ..*readiness
+                            };
+                            unread.push((*conn, socket.clone(), again));
+                        }
+                        if readiness.write {
+                            // What is left waits for the next writable edge.
+                            let _ = batch.flush_backlog(*conn);
+                        }
+                    }
+                });
+            }
+            ready.clear();
+            // Let the other tasks run now and then (each yield costs a trip through the
+            // executor's queue).
+            if served % BATCHES_PER_YIELD == 0 {
+                smol::future::yield_now().await;
+            }
+        }
+    }
+}
+
+/// A socket to serve, with its connection and what its event said.
+type Ready = (ConnId, Arc<SmolSocket>, Readiness);
+
+/// What one readiness event says of its socket.
+#[derive(Clone, Copy)]
+struct Readiness {
+    /// Read it: it has bytes, its end, or an error to show.
+    read: bool,
+    /// The peer's end of stream is known to be there already.
+    read_closed: bool,
+    /// It can take bytes again.
+    write: bool,
+}
+
+impl Readiness {
+    fn of(event: &mio::event::Event) -> Self {
+        Readiness {
+            read: event.is_readable() || event.is_read_closed() || event.is_error(),
+            read_closed: event.is_read_closed(),
+            write: event.is_writable(),
         }
     }
 }
@@ -381,29 +443,41 @@ fn poll_now(poller: &Async<PollFd>, events: &mut Events) -> io::Result<()> {
     poll.poll(events, Some(Duration::ZERO))
 }
 
-/// Reads a socket that became readable until it has nothing more. A read that did not fill
-/// the buffer emptied it, and the next arrival brings a new edge, unless the peer's end of
-/// stream is already known to be there (`ended`): then read on until it shows.
+/// Reads a socket that became readable, once, or until its end shows if the peer's end of
+/// stream is known to be there already (`ended`). Returns whether the read filled the
+/// buffer, so that more may be waiting: the caller reads it again once the callbacks for
+/// this much have run, so that a peer sending without pause cannot pile up events without
+/// bound. A read that did not fill the buffer emptied the socket, and the next arrival
+/// brings a new edge.
 fn read_ready(
-    engine: &Arc<Engine<Smol>>,
+    batch: &mut io_adapter::Batch<'_, Smol>,
     conn: ConnId,
     socket: &SmolSocket,
     buf: &mut [u8],
     ended: bool,
-) {
+) -> bool {
     loop {
         match (&socket.stream).read(buf) {
-            Ok(0) => return engine.read_closed(conn),
+            Ok(0) => {
+                batch.read_closed(conn);
+                return false;
+            }
             Ok(n) => {
-                engine.received(conn, buf.get(..n).unwrap_or_default());
-                if n < buf.len() && !ended {
-                    return;
+                batch.received(conn, buf.get(..n).unwrap_or_default());
+                if n == buf.len() {
+                    return true;
+                }
+                if !ended {
+                    return false;
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // The engine closes the socket, which takes it out of the registry.
-            Err(_) => return engine.failed(conn),
+            Err(_) => {
+                batch.failed(conn);
+                return false;
+            }
         }
     }
 }
