@@ -2,7 +2,9 @@
 //! dispatch of events to the application's callbacks.
 //!
 //! Every input (bytes read, end of stream, a timer, an application command) runs the core
-//! and then carries out what it produced, in the same task or thread:
+//! and then carries out what it produced, in the same task or thread; an adapter with a
+//! batch of inputs at hand (a poller's readiness events) feeds them under one lock
+//! ([`Engine::batch`]):
 //!
 //! - bytes for a connection are written to its socket at once, without blocking; only what
 //!   the socket does not take waits for a writer ([`Runtime::start_writer`]), which calls

@@ -2,7 +2,11 @@
 //!
 //! Every connection's socket sits in one edge-triggered poller, and one task serves them
 //! all: when the poller has events (smol's reactor sees its descriptor become readable),
-//! the task reads each ready socket and feeds the core. The bytes the core produces are
+//! the task reads the ready sockets and feeds the core, a few sockets under one lock of the
+//! engine and one reading of the clock (`Engine::batch`), their callbacks run before the
+//! next few are read. A socket that filled the read buffer is read again after that, so
+//! that a peer that sends without pause gets no further ahead of its callbacks than one
+//! buffer. The bytes the core produces are
 //! written by whichever task produced them, straight to the non-blocking socket; what the
 //! socket does not take is written when the poller says it is writable again. A second
 //! task accepts connections and a third sleeps until the core's next deadline. Callbacks
