@@ -30,7 +30,7 @@ use io_core::{Close, ConnId, ConnectionInfo, Event, Response, Server, SessionId}
 use crate::callbacks::Callbacks;
 use crate::client::Client;
 use crate::verdict::Verdict;
-use crate::write::{coalesce, consume, FastMap, Slices};
+use crate::write::{coalesce, consume, with_front, FastMap};
 
 /// One session's application data, by type.
 pub(crate) type SessionData =
@@ -113,8 +113,6 @@ struct State<S> {
     dispatching: bool,
     /// The deadline the timer sleeps until (`None`: until it is woken).
     timer_at: Option<Instant>,
-    /// A drain moved the earliest deadline earlier: the timer is woken once the lock is let go.
-    wake_timer: bool,
     shut_down: bool,
     stopped_told: bool,
     /// TLS handshakes under way, by deadline: all have the same time limit, so arrival
@@ -177,7 +175,6 @@ impl<R: Runtime> Engine<R> {
                 spare: VecDeque::new(),
                 dispatching: false,
                 timer_at: None,
-                wake_timer: false,
                 shut_down: false,
                 stopped_told: false,
                 #[cfg(feature = "tls")]
@@ -261,8 +258,7 @@ impl<R: Runtime> Engine<R> {
         let now = Instant::now();
         let mut st = self.lock();
         let out = input(&mut st, now);
-        self.drain(&mut st, now);
-        let wake = std::mem::take(&mut st.wake_timer);
+        let wake = self.drain(&mut st, now);
         // Whoever is dispatching already will see the new events; otherwise it is us.
         let dispatch =
             !st.dispatching && (!st.events.is_empty() || (st.shut_down && !st.stopped_told));
@@ -278,9 +274,9 @@ impl<R: Runtime> Engine<R> {
 
     /// Runs several inputs under one lock, all at one instant: what an adapter's poller
     /// reported in one go (a batch of readiness events) costs one lock, one reading of the
-    /// clock and one round of callbacks instead of one of each per input. Each input is
-    /// carried out (its writes made) before the next; the callbacks run once `inputs`
-    /// returns, outside the lock, in order. Hold it only while the inputs are at hand: other
+    /// clock and one round of callbacks instead of one of each per input. What the inputs
+    /// produced is carried out once `inputs` returns: the writes under the lock, then the
+    /// callbacks outside it, in order. Hold it only while the inputs are at hand: other
     /// tasks and threads wait for the lock meanwhile.
     pub fn batch<T>(self: &Arc<Self>, inputs: impl FnOnce(&mut Batch<'_, R>) -> T) -> T {
         self.with_state(|st, now| {
@@ -362,8 +358,6 @@ impl<R: Runtime> Engine<R> {
         self.drain(&mut st, now);
         let next = st.next_deadline();
         st.timer_at = next;
-        // The timer is the caller: it sleeps until `next` from here.
-        st.wake_timer = false;
         drop(st);
         self.dispatch();
         next
@@ -394,9 +388,9 @@ impl<R: Runtime> Engine<R> {
         first
     }
 
-    /// Carries out what the core produced: writes, closes, and events into the queue; notes
-    /// whether the timer must be woken.
-    fn drain(self: &Arc<Self>, st: &mut State<R::Socket>, now: Instant) {
+    /// Carries out what the core produced: writes, closes, and events into the queue.
+    /// Returns whether the timer must be woken.
+    fn drain(self: &Arc<Self>, st: &mut State<R::Socket>, now: Instant) -> bool {
         let st = &mut *st;
         // Publications first: the bus only queues them, and the other nodes can start on
         // their share of a broadcast while this one writes its own. Drained with or
@@ -436,8 +430,8 @@ impl<R: Runtime> Engine<R> {
         };
         if earlier {
             st.timer_at = next;
-            st.wake_timer = true;
         }
+        earlier
     }
 
     /// Writes the queue of `conn` as far as the socket takes it, and starts a writer for the
@@ -531,17 +525,14 @@ impl<R: Runtime> Batch<'_, R> {
         if self.engine.extras.tls.is_some() {
             st.tls_received(conn, data, self.now);
             // A handshake flight, an alert or plaintext held back for the handshake.
-            self.engine.write_conn(st, conn, self.now);
-            return self.engine.drain(st, self.now);
+            return self.engine.write_conn(st, conn, self.now);
         }
         st.core.handle_bytes(conn, data, self.now);
-        self.engine.drain(st, self.now);
     }
 
     /// A read returned end of stream: the peer sends no more, but may still read.
     pub fn read_closed(&mut self, conn: ConnId) {
         self.st.core.handle_read_closed(conn, self.now);
-        self.engine.drain(self.st, self.now);
     }
 
     /// The socket failed (reset, or a write error): the connection is gone.
@@ -557,7 +548,6 @@ impl<R: Runtime> Batch<'_, R> {
             None => {}
         }
         self.st.core.handle_closed(conn, self.now);
-        self.engine.drain(self.st, self.now);
     }
 
     /// The socket of `conn` can take bytes again: see [`Engine::flush_backlog`].
@@ -571,7 +561,6 @@ impl<R: Runtime> Batch<'_, R> {
         }
         let flushed = out.flush(&mut st.core, conn);
         settle(st, conn, flushed, self.now);
-        self.engine.drain(st, self.now);
         st.conns.get(&conn).is_some_and(|out| out.writer)
     }
 }
@@ -629,14 +618,8 @@ impl<S: Socket> Out<S> {
         if let Some(session) = self.tls.as_mut() {
             return flush_tls(session, &*self.socket, &mut self.queue, core, conn);
         }
-        while let Some(front) = self.queue.front() {
-            let written = if self.queue.len() == 1 {
-                // The usual case, after `coalesce`: no room for many slices to fill.
-                self.socket.try_write(&[IoSlice::new(front)])
-            } else {
-                self.socket.try_write(Slices::new().front(&self.queue))
-            };
-            match written {
+        while !self.queue.is_empty() {
+            match with_front(&self.queue, |bufs| self.socket.try_write(bufs)) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     consume(&mut self.queue, n);
@@ -669,7 +652,7 @@ fn flush_tls(
         if queue.is_empty() {
             return Ok(Flushed::Done);
         }
-        let n = session.take_plain(Slices::new().front(queue))?;
+        let n = with_front(queue, |bufs| session.take_plain(bufs))?;
         if n == 0 {
             return Ok(if session.is_handshaking() {
                 Flushed::Waiting

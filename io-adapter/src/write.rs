@@ -83,13 +83,22 @@ impl Hasher for IdHasher {
     }
 }
 
+/// Hands `write` the front of a queue as slices: a queue of one segment (the usual case once
+/// small segments are joined) as that one slice, without filling the room for many first.
+pub fn with_front<T>(queue: &VecDeque<Bytes>, write: impl FnOnce(&[IoSlice<'_>]) -> T) -> T {
+    match queue.front() {
+        Some(only) if queue.len() == 1 => write(&[IoSlice::new(only)]),
+        _ => write(Slices::new().front(queue)),
+    }
+}
+
 /// Writes the front of a queue: a plain `write` for one segment (the kernel's cheapest
 /// path), a vectored write for several.
 pub fn write_front(w: &mut impl std::io::Write, queue: &VecDeque<Bytes>) -> std::io::Result<usize> {
-    match queue.front() {
-        Some(only) if queue.len() == 1 => w.write(only),
-        _ => w.write_vectored(Slices::new().front(queue)),
-    }
+    with_front(queue, |bufs| match bufs {
+        [one] => w.write(one),
+        _ => w.write_vectored(bufs),
+    })
 }
 
 /// Drops the first `n` bytes of a write queue: what a (vectored) write has taken. Empty
